@@ -1,0 +1,5 @@
+"""CLI commands of the ingest area."""
+
+import click
+
+COMMANDS: tuple[click.Command, ...] = ()

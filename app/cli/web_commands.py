@@ -1,0 +1,5 @@
+"""CLI commands of the web area."""
+
+import click
+
+COMMANDS: tuple[click.Command, ...] = ()

@@ -1,0 +1,1 @@
+"""Ingestion: from raw mail (IMAP or files) to stored tickets, follow-ups, noise or quarantine."""

@@ -1,0 +1,1 @@
+"""Outgoing mail: the outbox, the templates, and the sender."""

@@ -1,0 +1,1 @@
+"""Reports for the system responsible and owner; hypercare digests; retention; the roster."""

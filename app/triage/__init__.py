@@ -1,0 +1,1 @@
+"""Triage: classification (rules plus a statistical model), CPR masking, routing."""

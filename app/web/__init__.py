@@ -1,0 +1,1 @@
+"""The superusers' web view (Flask)."""
