@@ -183,3 +183,15 @@ class RouteDecision:
 def ticket_ref(prefix: str, number: int) -> str:
     """The name a ticket goes by in the web view and in subjects: DUBU-123."""
     return f"{prefix}-{number}"
+
+
+# Our own marks on outgoing mail: a loop header, and Message-IDs that name their ticket
+# (<dubu-triage.DUBU-123.ack.TOKEN@korsbaek.dk>). Mail carrying either that comes back to the
+# mailbox is our own and is never treated as a person's request.
+LOOP_HEADER = "X-DUBU-Triage-Loop"
+OUR_MESSAGE_ID_PREFIX = "dubu-triage."
+
+
+def is_our_message_id(message_id: str) -> bool:
+    """True when a Message-ID (without angle brackets) was made by this service."""
+    return message_id.strip("<> ").lower().startswith(OUR_MESSAGE_ID_PREFIX)
