@@ -1,0 +1,107 @@
+"""Log-in and role checks for views, and the request's database session.
+
+Permission to *act* is decided in the services (app/services/*); `role_required` only keeps
+whole pages away from roles that have no business there, and records the refusal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import g, request
+from flask_login import UserMixin, current_user
+from sqlalchemy.orm import Session
+
+from app.domain import Role
+from app.errors import PermissionDeniedError
+from app.models import Person
+from app.services import audit
+from app.web.extensions import login_manager
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Account(UserMixin):
+    """The logged-in person as Flask-Login sees it.
+
+    The id carries the tail of the password hash, so changing a password ends every other
+    session of that person.
+    """
+
+    def __init__(self, person: Person) -> None:
+        """Wrap a Person loaded in this request's session."""
+        self.person = person
+
+    def get_id(self) -> str:
+        """`<person id>:<hash tail>`, stored in the signed session cookie."""
+        return f"{self.person.id}:{(self.person.password_hash or '')[-16:]}"
+
+    @property
+    def is_active(self) -> bool:
+        """Only active people of the configuration may use the view."""
+        return bool(self.person.active)
+
+
+def db() -> Session:
+    """The request's one session; committed once, after the view (see create_app)."""
+    return g.db
+
+
+def current_person() -> Person:
+    """The logged-in Person (views behind `login_required` or `role_required` only)."""
+    return current_user.person  # type: ignore[no-any-return]
+
+
+def remote_addr() -> str | None:
+    """The client's address as the WSGI server saw it (ProxyFix handles proxies)."""
+    return request.remote_addr
+
+
+@login_manager.user_loader
+def _load_account(user_id: str) -> Account | None:
+    """Find the session's person; a changed password or an inactive person logs out."""
+    person_id, _, tail = user_id.partition(":")
+    if not person_id.isdigit():
+        return None
+    person = db().get(Person, int(person_id))
+    if person is None or not person.active or (person.password_hash or "")[-16:] != tail:
+        return None
+    return Account(person)
+
+
+def role_required(*roles: Role | str) -> Callable[[F], F]:
+    """Decorator: the view needs a logged-in person with one of `roles` (none: any role).
+
+    Not logged in → redirect to the log-in page; a wrong role → 403, recorded in the audit
+    log as `access_refused`.
+    """
+    allowed = {str(Role(r)) for r in roles}
+
+    def decorate(view: F) -> F:
+        """Wrap one view."""
+
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            """Check log-in and role, then run the view."""
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            person = current_person()
+            if allowed and person.role not in allowed:
+                audit.record(
+                    db(),
+                    "access_refused",
+                    actor=person,
+                    detail={"path": request.path, "method": request.method},
+                    remote_addr=remote_addr(),
+                )
+                raise PermissionDeniedError("Din rolle giver ikke adgang til denne side.")
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+login_required = role_required()

@@ -1,0 +1,51 @@
+"""Log-in and log-out (by POST only)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, session
+from flask_login import login_user, logout_user
+from werkzeug.wrappers import Response
+
+from app.errors import PermissionDeniedError
+from app.services import audit, auth
+from app.web.access import Account, current_person, db, login_required, remote_addr
+from app.web.extensions import get_runtime
+
+bp = Blueprint("auth", __name__)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site (no scheme, no host, no `//`) is followed after log-in."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Response | tuple[str, int] | str:
+    """The log-in form; a success starts a fresh session."""
+    if request.method == "GET":
+        return render_template("auth/login.html", next=request.args.get("next", ""))
+    email = request.form.get("email", "")
+    try:
+        person = auth.authenticate(
+            db(), email, request.form.get("password", ""),
+            remote_addr=remote_addr(), now=get_runtime().now(),
+        )
+    except PermissionDeniedError as error:
+        flash(str(error), "error")
+        return render_template("auth/login.html", next=request.form.get("next", ""), email=email), 401
+    session.clear()  # no fixation: a new session for the new identity
+    login_user(Account(person))
+    return redirect(_safe_next(request.form.get("next")), code=303)
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout() -> Response:
+    """End the session."""
+    audit.record(db(), "logout", actor=current_person(), remote_addr=remote_addr())
+    logout_user()
+    session.clear()
+    flash("Du er logget ud.", "info")
+    return redirect("/login", code=303)
