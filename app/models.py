@@ -237,7 +237,9 @@ class OutboundMessage(Base):
     references: Mapped[list[Any]] = mapped_column(default=list)
     extra_headers: Mapped[dict[str, Any]] = mapped_column(default=dict)
     attachment_ids: Mapped[list[Any]] = mapped_column(default=list)  # AttachmentRecord ids
-    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|sent|failed
+    # Auto-Submitted mail (acknowledgements, alerts): counted by the per-address rate limit.
+    automatic: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|sending|sent|failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -247,7 +249,10 @@ class OutboundMessage(Base):
 
     created_by: Mapped[Person | None] = relationship()
 
-    __table_args__ = (Index("ix_outbound_status_next", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbound_status_next", "status", "next_attempt_at"),
+        Index("ix_outbound_automatic_created", "automatic", "created_at"),
+    )
 
 
 class Note(Base):

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 15:45:05.358986
+Create Date: 2026-11-28 15:49:43.716033
 """
 
 from alembic import op
@@ -184,6 +184,7 @@ def upgrade() -> None:
     sa.Column('references', sa.JSON(), nullable=False),
     sa.Column('extra_headers', sa.JSON(), nullable=False),
     sa.Column('attachment_ids', sa.JSON(), nullable=False),
+    sa.Column('automatic', sa.Boolean(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('next_attempt_at', app.models.UTCDateTime(timezone=True), nullable=False),
@@ -197,6 +198,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('message_id', name=op.f('uq_outbound_message_message_id'))
     )
     with op.batch_alter_table('outbound_message', schema=None) as batch_op:
+        batch_op.create_index('ix_outbound_automatic_created', ['automatic', 'created_at'], unique=False)
         batch_op.create_index('ix_outbound_status_next', ['status', 'next_attempt_at'], unique=False)
 
     op.create_table('attachment',
@@ -240,6 +242,7 @@ def downgrade() -> None:
     op.drop_table('attachment')
     with op.batch_alter_table('outbound_message', schema=None) as batch_op:
         batch_op.drop_index('ix_outbound_status_next')
+        batch_op.drop_index('ix_outbound_automatic_created')
 
     op.drop_table('outbound_message')
     op.drop_table('note')
