@@ -1,0 +1,167 @@
+"""The classifier: the administrator's rules and the trained model, combined, with confidence.
+
+For each field the model gives a probability per label (without a model: an even start). Each
+rule that fires adds its weight to the log-odds of its label, and the result is normalised
+again, so a rule can tip a close call or, with a heavy weight, overrule the model. The
+confidence of a field is the probability of the label chosen; the classification's confidence is
+the lower of category and topic, the two that decide routing. Below `abstain_below` the ticket
+waits in manual triage. Severity is decided for faults only; a critical signal is also evidence
+of a fault, because a fault counts as one even when it is phrased as a question (TAXONOMY.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from app.domain import Category, Classification, Reason, Severity, Topic
+from app.errors import DubuTriageError
+from app.settings import Settings
+from app.triage.model import TriageModel, load_model
+from app.triage.normalise import classifier_text
+from app.triage.rules import Rule, RuleHit, fire, load_rules
+
+log = logging.getLogger(__name__)
+
+LABELS: dict[str, tuple[str, ...]] = {
+    "category": tuple(c.value for c in Category),
+    "topic": tuple(t.value for t in Topic),
+    "severity": tuple(s.value for s in Severity),
+}
+# Without a model the rules are the only evidence, so each counts for more; and an even start
+# leans slightly to "andet" and "normal", which are right when nothing is known.
+RULES_ONLY_SCALE = 2.0
+RULES_ONLY_PRIOR = {"topic": {"andet": 0.5}, "severity": {"normal": 1.0}}
+# A critical severity signal adds at most this much evidence that the mail is a fault.
+CRITICAL_FAULT_EVIDENCE = 2.0
+MODEL_WORDS = 4
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One field decided: the label, its confidence and the full distribution."""
+
+    label: str
+    confidence: float
+    probabilities: dict[str, float]
+
+
+def _softmax(scores: dict[str, float]) -> dict[str, float]:
+    """Normalise log-scores into probabilities."""
+    top = max(scores.values())
+    exp = {k: math.exp(v - top) for k, v in scores.items()}
+    total = sum(exp.values())
+    return {k: v / total for k, v in exp.items()}
+
+
+def combine(field: str, probs: dict[str, float] | None, hits: list[RuleHit]) -> Decision:
+    """Model probabilities (or an even start) plus rule evidence → one decision for `field`."""
+    labels = LABELS[field]
+    if probs is None:
+        prior = RULES_ONLY_PRIOR.get(field, {})
+        scores = {label: prior.get(label, 0.0) for label in labels}
+        scale = RULES_ONLY_SCALE
+    else:
+        scores = {label: math.log(max(probs.get(label, 0.0), 1e-6)) for label in labels}
+        scale = 1.0
+    for hit in hits:
+        if hit.rule.field == field:
+            scores[hit.rule.label] += hit.rule.weight * scale
+    if field == "category":
+        critical = [h.rule.weight for h in hits if h.rule.field == "severity" and h.rule.label == "critical"]
+        if critical:
+            scores["fault"] += min(max(critical), CRITICAL_FAULT_EVIDENCE) * scale
+    final = _softmax(scores)
+    label = max(labels, key=lambda k: (final[k], -labels.index(k)))
+    return Decision(label=label, confidence=final[label], probabilities=final)
+
+
+class Classifier:
+    """Rules plus, where a model file exists, the trained model."""
+
+    def __init__(self, rules: tuple[Rule, ...], model: TriageModel | None, abstain_below: float):
+        """Keep the rules, the model (or None: rules only) and the abstention threshold."""
+        self.rules = rules
+        self.model = model
+        self.abstain_below = abstain_below
+
+    def classify(self, subject: str, text: str) -> Classification:
+        """Category, topic and (for faults) severity of a mail's subject and new text.
+
+        Never raises: a mail that cannot be classified is returned abstained, for a person.
+        """
+        try:
+            return self._classify(subject or "", text or "")
+        except Exception:  # noqa: BLE001 - a caseworker's mail must reach a person, whatever it holds
+            log.exception("classification failed; the ticket goes to manual triage")
+            return Classification(
+                category=Category.QUESTION, topic=Topic.ANDET, severity=Severity.NORMAL,
+                confidence=0.0, abstained=True,
+                reasons=(Reason("default", "classification failed", "category", "question", 0.0),),
+                category_confidence=0.0, topic_confidence=0.0, severity_confidence=0.0,
+            )
+
+    def _classify(self, subject: str, text: str) -> Classification:
+        """The work of classify(), allowed to raise."""
+        hits = fire(self.rules, subject, text)
+        row = self.model.vectorize(classifier_text(subject, text)) if self.model else None
+        category = combine("category", self._probs("category", row), hits)
+        topic = combine("topic", self._probs("topic", row), hits)
+        if category.label == Category.FAULT:
+            severity = combine("severity", self._probs("severity", row), hits)
+        else:
+            severity = Decision(Severity.NORMAL.value, 1.0, {Severity.NORMAL.value: 1.0})
+        confidence = min(category.confidence, topic.confidence)
+        return Classification(
+            category=Category(category.label), topic=Topic(topic.label),
+            severity=Severity(severity.label), confidence=round(confidence, 4),
+            abstained=confidence < self.abstain_below,
+            reasons=self._reasons(hits, row, category, topic, severity),
+            category_confidence=round(category.confidence, 4),
+            topic_confidence=round(topic.confidence, 4),
+            severity_confidence=round(severity.confidence, 4),
+        )
+
+    def _probs(self, head: str, row: Any) -> dict[str, float] | None:
+        """The model's probabilities for one head, or None in rules-only mode."""
+        if self.model is None or row is None:
+            return None
+        return self.model.probabilities(head, row)
+
+    def _reasons(
+        self, hits: list[RuleHit], row: Any, *decisions: Decision
+    ) -> tuple[Reason, ...]:
+        """The rules that fired for the chosen labels, then the words that weighed most."""
+        chosen = dict(zip(("category", "topic", "severity"), (d.label for d in decisions)))
+        reasons = [
+            Reason("rule", h.rule.name, h.rule.field, h.rule.label, h.rule.weight)
+            for h in hits
+            if chosen.get(h.rule.field) == h.rule.label
+        ]
+        if self.model is not None and row is not None:
+            for field in ("category", "topic"):
+                for name, weight in self.model.top_words(field, row, chosen[field], MODEL_WORDS):
+                    reasons.append(Reason("model", _readable(name), field, chosen[field], weight))
+        return tuple(reasons)
+
+
+def _readable(feature: str) -> str:
+    """A feature name as a superuser reads it: the stem or the letters, without the prefix."""
+    kind, _, value = feature.partition("__")
+    return f"«{value.strip()}»" if kind == "chars" else value
+
+
+def load_classifier(settings: Settings) -> Classifier:
+    """The rules from settings.triage.rules_dir and the model file, if there is a usable one."""
+    rules = load_rules(settings.triage.rules_dir)
+    model: TriageModel | None = None
+    path = Path(settings.model_path)
+    if path.exists():
+        try:
+            model = load_model(path)
+        except DubuTriageError as error:
+            log.warning("rules only: %s", error)
+    return Classifier(rules, model, settings.triage.abstain_below)
