@@ -1,0 +1,288 @@
+"""The outbox: mail is written as a row in the transaction that causes it, and sent later.
+
+`enqueue` only adds a row to the caller's session, so a mail exists exactly when the change that
+caused it was committed. `send_pending` claims due rows one at a time, each in its own short
+transaction (FOR UPDATE SKIP LOCKED on PostgreSQL, a conditional UPDATE on SQLite), sends them,
+and marks each sent right after the server accepted it. A claimed row holds a lease: a sender
+that dies mid-send leaves it to be retried when the lease runs out. An error backs off
+exponentially; after `smtp.max_attempts` tries the row is `failed`, kept, and shown to
+superusers. An SMTP outage therefore delays mail and never loses it.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import smtplib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import parseaddr
+from typing import TYPE_CHECKING
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.orm import Session
+
+from app.domain import LOOP_HEADER, OUR_MESSAGE_ID_PREFIX
+from app.errors import DubuTriageError, InvalidActionError
+from app.models import AttachmentRecord, Blob, OutboundMessage, Person, utcnow
+from app.runtime import Runtime
+from app.services.audit import record
+from app.settings import Settings
+
+if TYPE_CHECKING:  # the sender imports Flask; only send_pending needs it, at run time
+    from app.mail.sender import Outgoing
+
+log = logging.getLogger(__name__)
+
+PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+LEASE = timedelta(minutes=10)  # longer than any SMTP timeout: a live sender is never overtaken
+BACKOFF_BASE = timedelta(minutes=1)
+BACKOFF_CAP = timedelta(hours=6)
+# Errors that concern the connection, not the mail: the rest of a batch would fail the same way.
+CONNECTION_ERRORS = (
+    OSError,
+    smtplib.SMTPConnectError,
+    smtplib.SMTPServerDisconnected,
+    smtplib.SMTPHeloError,
+    smtplib.SMTPAuthenticationError,
+    smtplib.SMTPNotSupportedError,
+)
+
+
+class AttachmentMissingError(DubuTriageError):
+    """An attachment an outbox row names is gone (deleted by retention): it cannot be sent."""
+
+
+@dataclass(frozen=True)
+class SendReport:
+    """What one run of `send_pending` did."""
+
+    sent: int = 0
+    failed: int = 0  # given up on this run (max attempts reached, or refused for good)
+    deferred: int = 0  # an error; tried again after a back-off
+
+    def __str__(self) -> str:
+        """The one-line summary the CLI prints."""
+        return f"sent {self.sent}, failed {self.failed}, deferred {self.deferred}"
+
+
+def new_message_id(settings: Settings, ticket_id: int | None, kind: str) -> str:
+    """A fresh Message-ID (no angle brackets) that names its ticket: ours when it comes back."""
+    prefix = settings.instance.ticket_prefix
+    token = secrets.token_hex(8)
+    return f"{OUR_MESSAGE_ID_PREFIX}{prefix}-{ticket_id or 0}.{kind}.{token}@{settings.mail_domain}"
+
+
+def _addresses(values: Sequence[str]) -> list[str]:
+    """Bare, lower-case, de-duplicated addresses; anything that is not one is refused."""
+    seen: list[str] = []
+    for value in values:
+        address = parseaddr(value)[1].strip().lower()
+        if "@" not in address or any(c in address for c in "\r\n"):
+            raise InvalidActionError(f"not an e-mail address: {value!r}")
+        if address not in seen:
+            seen.append(address)
+    return seen
+
+
+def _message_ids(values: Sequence[str]) -> list[str]:
+    """Message-IDs without angle brackets, de-duplicated in order."""
+    out: list[str] = []
+    for value in values:
+        bare = value.strip().strip("<>").strip()
+        if bare and bare not in out:
+            out.append(bare)
+    return out
+
+
+def _headers(
+    settings: Settings, extra: Mapping[str, str] | None, automatic: bool
+) -> dict[str, str]:
+    """The caller's headers plus our marks: the loop header always, RFC 3834 when automatic."""
+    headers: dict[str, str] = {}
+    for name, value in (extra or {}).items():
+        if any(c in name + value for c in "\r\n") or not name.strip():
+            raise InvalidActionError(f"header {name!r} holds a line break")
+        headers[name] = value
+    headers[LOOP_HEADER] = settings.mail_domain
+    if automatic:
+        headers["Auto-Submitted"] = "auto-replied"
+        # Asks Exchange/Outlook not to answer our automatic mail with an out-of-office.
+        headers["X-Auto-Response-Suppress"] = "All"
+    return headers
+
+
+def enqueue(
+    session: Session,
+    settings: Settings,
+    *,
+    kind: str,
+    to: Sequence[str],
+    subject: str,
+    body_text: str,
+    ticket_id: int | None = None,
+    in_reply_to: str | None = None,
+    references: Sequence[str] = (),
+    cc: Sequence[str] = (),
+    extra_headers: Mapping[str, str] | None = None,
+    attachment_ids: Sequence[int] = (),
+    created_by: Person | None = None,
+    automatic: bool = False,
+    now: datetime | None = None,
+) -> OutboundMessage:
+    """Add one mail to the outbox in the caller's transaction; nothing is sent yet."""
+    recipients = _addresses(to)
+    if not recipients:
+        raise InvalidActionError("a mail needs at least one recipient")
+    parent = _message_ids([in_reply_to] if in_reply_to else [])
+    refs = _message_ids([*references, *parent])  # RFC 5322: the parent ends References
+    now = now or utcnow()
+    row = OutboundMessage(
+        message_id=new_message_id(settings, ticket_id, kind),
+        ticket_id=ticket_id,
+        kind=kind,
+        to_addrs=recipients,
+        cc_addrs=[a for a in _addresses(cc) if a not in recipients],
+        subject=" ".join(subject.split()),
+        body_text=body_text,
+        in_reply_to=parent[0] if parent else None,
+        references=refs,
+        extra_headers=_headers(settings, extra_headers, automatic),
+        attachment_ids=[int(i) for i in attachment_ids],
+        automatic=automatic,
+        status=PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+        created_by_id=created_by.id if created_by is not None else None,
+    )
+    session.add(row)
+    session.flush()  # the caller may need row.id (a forward records which mail carried it)
+    return row
+
+
+def backoff(attempts: int) -> timedelta:
+    """How long to wait after the `attempts`-th failed try: 1, 2, 4 … minutes, at most 6 hours."""
+    return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_CAP)
+
+
+def _claim_next(runtime: Runtime, now: datetime) -> int | None:
+    """Take the next due row for this sender, in its own transaction; None when none is due."""
+    table = OutboundMessage.__table__
+    due = and_(table.c.status.in_((PENDING, SENDING)), table.c.next_attempt_at <= now)
+    pick = select(table.c.id).where(due).order_by(table.c.next_attempt_at, table.c.id).limit(1)
+    if runtime.engine.dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    # One statement: on SQLite it takes the write lock at once, so two senders serialise here,
+    # and the repeated `due` condition makes the loser's UPDATE match nothing.
+    claim = (
+        update(table)
+        .where(table.c.id == pick.scalar_subquery(), due)
+        .values(status=SENDING, next_attempt_at=now + LEASE)
+        .returning(table.c.id)
+    )
+    with runtime.sessions.begin() as session:
+        return session.execute(claim).scalar_one_or_none()
+
+
+def _load(runtime: Runtime, outbound_id: int) -> Outgoing:
+    """Read a claimed row and its attachments' bytes into what the sender needs."""
+    from app.mail.sender import Outgoing, OutgoingAttachment
+
+    with runtime.sessions() as session:
+        row = session.get_one(OutboundMessage, outbound_id)
+        files = []
+        for attachment_id in row.attachment_ids:
+            found = session.execute(
+                select(AttachmentRecord, Blob.data)
+                .join(Blob, Blob.sha256 == AttachmentRecord.sha256)
+                .where(AttachmentRecord.id == attachment_id)
+            ).first()
+            if found is None:
+                raise AttachmentMissingError(f"attachment {attachment_id} no longer exists")
+            record_, data = found
+            files.append(OutgoingAttachment(record_.filename, record_.content_type, data))
+        return Outgoing(
+            message_id=row.message_id,
+            to=tuple(row.to_addrs),
+            cc=tuple(row.cc_addrs),
+            subject=row.subject,
+            body_text=row.body_text,
+            body_html=row.body_html,
+            in_reply_to=row.in_reply_to,
+            references=tuple(row.references),
+            extra_headers=tuple((str(k), str(v)) for k, v in row.extra_headers.items()),
+            attachments=tuple(files),
+        )
+
+
+def _mark_sent(runtime: Runtime, outbound_id: int) -> None:
+    """Record that the server accepted the mail."""
+    with runtime.sessions.begin() as session:
+        row = session.get_one(OutboundMessage, outbound_id)
+        row.status, row.sent_at, row.last_error = SENT, runtime.now(), None
+        row.attempts += 1
+
+
+def _mark_error(runtime: Runtime, outbound_id: int, error: BaseException, permanent: bool) -> bool:
+    """Count a failed try: back off, or give up. True when the row is now `failed`."""
+    from app.mail.sender import refused_permanently
+
+    now = runtime.now()
+    with runtime.sessions.begin() as session:
+        row = session.get_one(OutboundMessage, outbound_id)
+        row.attempts += 1
+        row.last_error = f"{type(error).__name__}: {error}"[:2000]
+        permanent = permanent or refused_permanently(error)
+        if permanent or row.attempts >= runtime.settings.smtp.max_attempts:
+            row.status = FAILED
+            record(
+                session,
+                "mail_failed",
+                actor_label="worker",
+                ticket_id=row.ticket_id,
+                detail={"outbound_id": row.id, "kind": row.kind, "error": row.last_error},
+                at=now,
+            )
+            log.warning("mail %s (%s) failed for good: %s", row.id, row.kind, row.last_error)
+            return True
+        row.status = PENDING
+        row.next_attempt_at = now + backoff(row.attempts)
+        log.warning(
+            "mail %s (%s) not sent (try %d), next try at %s: %s",
+            row.id, row.kind, row.attempts, row.next_attempt_at.isoformat(), row.last_error,
+        )
+        return False
+
+
+def send_pending(runtime: Runtime, limit: int = 100) -> SendReport:
+    """Send up to `limit` due outbox rows; stop early when the server cannot be reached."""
+    from app.mail.sender import open_sender
+
+    sent = failed = deferred = 0
+    now = runtime.now()
+    with open_sender(runtime.settings) as sender:
+        for _ in range(limit):
+            outbound_id = _claim_next(runtime, now)
+            if outbound_id is None:
+                break
+            try:
+                sender.send(_load(runtime, outbound_id))
+            except AttachmentMissingError as error:
+                failed += _mark_error(runtime, outbound_id, error, permanent=True)
+                continue
+            except Exception as error:  # noqa: BLE001 - every SMTP failure is kept, not raised
+                if _mark_error(runtime, outbound_id, error, permanent=False):
+                    failed += 1
+                else:
+                    deferred += 1
+                if isinstance(error, CONNECTION_ERRORS):
+                    break  # the rest would fail the same way; they wait for the next run
+                continue
+            _mark_sent(runtime, outbound_id)
+            sent += 1
+    report = SendReport(sent=sent, failed=failed, deferred=deferred)
+    if sent or failed or deferred:
+        log.info("outbox: %s", report)
+    return report

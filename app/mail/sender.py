@@ -1,0 +1,182 @@
+"""Hand outbox rows to the SMTP server with Flask-Mail.
+
+Flask-Mail needs an application context, so a minimal Flask app is built here, for the Mail
+extension only; nothing else in the service depends on it, and nothing under app/ingest or
+app/triage imports this module. One SMTP connection serves a whole batch and is opened lazily.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from flask import Flask
+from flask_mail import Connection, Mail, Message
+
+from app.domain import LOOP_HEADER
+from app.settings import Settings
+
+
+@dataclass(frozen=True)
+class OutgoingAttachment:
+    """One file to attach, already read from its blob."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """Everything the sender needs of one outbox row; Message-IDs without angle brackets."""
+
+    message_id: str
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    subject: str
+    body_text: str
+    body_html: str | None
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    extra_headers: tuple[tuple[str, str], ...]
+    attachments: tuple[OutgoingAttachment, ...] = ()
+
+
+class Sender(Protocol):
+    """What the outbox needs of a sender: hand over one mail, raise if it was not accepted."""
+
+    def send(self, mail: Outgoing) -> None:
+        """Deliver `mail` to the SMTP server, or raise."""
+
+
+class _TimedConnection(Connection):
+    """Flask-Mail's connection with a timeout and a certificate-checking TLS context.
+
+    Flask-Mail opens smtplib without a timeout (a dead server would hang the worker) and calls
+    starttls() without a context (which does not verify the certificate).
+    """
+
+    def __init__(self, mail: Any, timeout: float) -> None:
+        """Remember the timeout; Flask-Mail's state object carries the rest."""
+        super().__init__(mail)
+        self.timeout = timeout
+
+    def configure_host(self) -> smtplib.SMTP | smtplib.SMTP_SSL:
+        """Connect, secure and log in as the settings say."""
+        context = ssl.create_default_context()
+        host: smtplib.SMTP
+        if self.mail.use_ssl:
+            host = smtplib.SMTP_SSL(
+                self.mail.server, self.mail.port, timeout=self.timeout, context=context
+            )
+        else:
+            host = smtplib.SMTP(self.mail.server, self.mail.port, timeout=self.timeout)
+        if self.mail.use_tls:
+            host.starttls(context=context)
+        if self.mail.username and self.mail.password:
+            host.login(self.mail.username, self.mail.password)
+        return host
+
+    def close(self) -> None:
+        """Say goodbye to the server; a connection that already broke is simply dropped."""
+        if self.host is not None:
+            try:
+                self.host.quit()
+            except (smtplib.SMTPException, OSError):
+                self.host.close()
+            self.host = None
+
+
+def mail_app(settings: Settings) -> Flask:
+    """A Flask app that exists only to carry Flask-Mail's configuration."""
+    smtp = settings.smtp
+    app = Flask("dubu_triage_mail")
+    app.config.update(
+        MAIL_SERVER=smtp.host,
+        MAIL_PORT=smtp.port,
+        MAIL_USE_TLS=smtp.security == "starttls",
+        MAIL_USE_SSL=smtp.security == "ssl",
+        MAIL_USERNAME=smtp.username or None,
+        MAIL_PASSWORD=smtp.password or None,
+        MAIL_DEFAULT_SENDER=(smtp.sender_name, smtp.sender),
+        MAIL_SUPPRESS_SEND=False,
+    )
+    Mail(app)
+    return app
+
+
+def build_message(mail: Outgoing, settings: Settings) -> Message:
+    """The Flask-Mail message for one row, with our Message-ID and threading headers."""
+    headers = dict(mail.extra_headers)
+    headers.setdefault(LOOP_HEADER, settings.mail_domain)
+    if mail.in_reply_to:
+        headers["In-Reply-To"] = f"<{mail.in_reply_to}>"
+    if mail.references:
+        headers["References"] = " ".join(f"<{ref}>" for ref in mail.references)
+    message = Message(
+        subject=mail.subject,
+        recipients=list(mail.to),
+        cc=list(mail.cc),
+        body=mail.body_text,
+        html=mail.body_html,
+        sender=(settings.smtp.sender_name, settings.smtp.sender),
+        extra_headers=headers,
+    )
+    message.msgId = f"<{mail.message_id}>"
+    for item in mail.attachments:
+        message.attach(item.filename, item.content_type, item.data)
+    return message
+
+
+class SmtpSender:
+    """Sends through one lazily opened SMTP connection, reopened after it breaks."""
+
+    def __init__(self, settings: Settings, app: Flask) -> None:
+        """Bind to the settings and the mail app (whose context must be pushed)."""
+        self.settings = settings
+        self.app = app
+        self.connection: _TimedConnection | None = None
+
+    def send(self, mail: Outgoing) -> None:
+        """Deliver one mail; on any error the connection is dropped and the error raised."""
+        message = build_message(mail, self.settings)
+        try:
+            if self.connection is None:
+                state = self.app.extensions["mail"]
+                connection = _TimedConnection(state, self.settings.smtp.timeout)
+                connection.host = connection.configure_host()
+                self.connection = connection
+            self.connection.send(message)
+        except Exception:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Close the connection, if one is open."""
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+
+@contextmanager
+def open_sender(settings: Settings) -> Iterator[SmtpSender]:
+    """A sender for one batch: the mail app's context pushed, the connection closed at the end."""
+    app = mail_app(settings)
+    with app.app_context():
+        sender = SmtpSender(settings, app)
+        try:
+            yield sender
+        finally:
+            sender.close()
+
+
+def refused_permanently(error: BaseException) -> bool:
+    """True when the server refused every recipient for good (5xx): retrying cannot help."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes: Sequence[int] = [code for code, _ in error.recipients.values()]
+        return bool(codes) and all(code >= 500 for code in codes)
+    return False
