@@ -1,0 +1,181 @@
+"""The worker process: one APScheduler BlockingScheduler that polls the mailbox and sends mail.
+
+Run by `dubu-triage worker`; the web app never starts it. Jobs run with `max_instances=1` and
+`coalesce=True`, so a slow poll is never overlapped by the next one and missed runs collapse
+into one. Only one worker may work a database at a time: on PostgreSQL it holds a session-level
+advisory lock, on SQLite an exclusive file lock beside the database file; a second worker logs
+that it waits and takes over when the first stops. SIGTERM and SIGINT stop it cleanly: running
+jobs finish (`shutdown(wait=True)`), then the process exits 0.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import signal
+import threading
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from apscheduler.events import EVENT_SCHEDULER_STARTED
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlalchemy import text
+
+from app.runtime import Runtime, open_runtime
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LOCK_KEY = zlib.crc32(b"dubu-triage.worker")  # the advisory lock every worker asks for
+LOCK_RETRY_SECONDS = 5.0
+JOB_OPTIONS: dict[str, Any] = {"max_instances": 1, "coalesce": True, "replace_existing": True}
+
+
+def poll_job(runtime: Runtime) -> None:
+    """Fetch new mail from the mailbox (engineer C1's pipeline); errors are logged, not raised."""
+    from app.ingest.fetch import poll_once
+
+    try:
+        poll_once(runtime)
+    except Exception:  # noqa: BLE001 - one failed poll must not stop the worker
+        log.exception("poll failed; the next poll tries again")
+
+
+def send_job(runtime: Runtime) -> None:
+    """Send what is due in the outbox; errors are logged, not raised."""
+    from app.mail.outbox import send_pending
+
+    try:
+        send_pending(runtime)
+    except Exception:  # noqa: BLE001 - the database may be briefly away; try next time
+        log.exception("sending the outbox failed; the next run tries again")
+
+
+def build_scheduler(runtime: Runtime, scheduler: BaseScheduler | None = None) -> BaseScheduler:
+    """Add the worker's jobs (and the reports area's) to `scheduler`, a new blocking one."""
+    from app.reports.jobs import register_jobs
+
+    settings = runtime.settings
+    if scheduler is None:
+        scheduler = BlockingScheduler(timezone=settings.instance.timezone)
+    if settings.mailbox.host:
+        scheduler.add_job(
+            poll_job, "interval", args=(runtime,), id="poll", name="poll the mailbox",
+            seconds=settings.mailbox.poll_seconds, next_run_time=runtime.now(), **JOB_OPTIONS,
+        )
+    else:
+        log.info("no mailbox host configured: not polling")
+    scheduler.add_job(
+        send_job, "interval", args=(runtime,), id="send_outbox", name="send the outbox",
+        seconds=settings.smtp.send_seconds, next_run_time=runtime.now(), **JOB_OPTIONS,
+    )
+    register_jobs(scheduler, runtime)
+    return scheduler
+
+
+def _sqlite_path(runtime: Runtime) -> Path | None:
+    """The SQLite database file, or None for an in-memory database or another backend."""
+    url = runtime.engine.url
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database).resolve()
+
+
+@contextmanager
+def worker_lock(runtime: Runtime, stop: threading.Event) -> Iterator[bool]:
+    """Hold the one-worker lock while the block runs; yields False if stopped while waiting."""
+    if runtime.engine.dialect.name == "postgresql":
+        with runtime.engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            try_lock = text("SELECT pg_try_advisory_lock(:key)").bindparams(key=LOCK_KEY)
+            acquired = _wait_for(lambda: bool(conn.execute(try_lock).scalar()), stop)
+            try:
+                yield acquired
+            finally:
+                if acquired:
+                    conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
+        return
+    path = _sqlite_path(runtime)
+    if path is None:
+        yield True
+        return
+    with open(f"{path}.worker-lock", "a+b") as handle:
+
+        def try_lock() -> bool:
+            """Take the exclusive file lock if no other worker has it."""
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            return True
+
+        yield _wait_for(try_lock, stop)  # the lock goes with the file when it is closed
+
+
+def _wait_for(try_lock: Any, stop: threading.Event) -> bool:
+    """Try the lock until it is ours (True) or the worker is asked to stop (False)."""
+    if try_lock():
+        return True
+    log.info("another worker holds the worker lock; waiting for it to stop")
+    while not stop.wait(LOCK_RETRY_SECONDS):
+        if try_lock():
+            log.info("worker lock acquired")
+            return True
+    return False
+
+
+def _install_signal_handlers(stop: threading.Event) -> None:
+    """SIGTERM and SIGINT only set `stop`; the scheduler is shut down outside the handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # only the main thread may set handlers (tests run the worker in a thread)
+
+    def handler(signum: int, _frame: Any) -> None:
+        """Ask the worker to stop."""
+        log.info("received %s; stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def _shutdown_when_asked(scheduler: BaseScheduler, started: threading.Event,
+                         stop: threading.Event) -> None:
+    """Wait for `stop`, then shut the scheduler down, letting running jobs finish."""
+    stop.wait()
+    started.wait()
+    scheduler.shutdown(wait=True)
+
+
+def run_worker(runtime: Runtime, scheduler: BaseScheduler | None = None,
+               stop: threading.Event | None = None) -> None:
+    """Take the worker lock, then run the scheduler until SIGTERM/SIGINT (or `stop` is set)."""
+    stop = stop or threading.Event()
+    _install_signal_handlers(stop)
+    with worker_lock(runtime, stop) as acquired:
+        if not acquired:
+            log.info("stopped before the worker lock was free")
+            return
+        scheduler = build_scheduler(runtime, scheduler)
+        started = threading.Event()
+        scheduler.add_listener(lambda _event: started.set(), EVENT_SCHEDULER_STARTED)
+        stopper = threading.Thread(
+            target=_shutdown_when_asked, args=(scheduler, started, stop), daemon=True
+        )
+        stopper.start()
+        log.info("worker started: jobs %s", ", ".join(job.id for job in scheduler.get_jobs()))
+        scheduler.start()  # blocks until the stopper has shut it down
+        stopper.join()
+    log.info("worker stopped")
+
+
+def main(settings: Settings) -> None:
+    """The worker process's entry point."""
+    runtime = open_runtime(settings)
+    try:
+        run_worker(runtime)
+    finally:
+        runtime.dispose()
