@@ -92,6 +92,7 @@ def _register_template_context(app: Flask, nav: tuple[tuple[str, str, tuple[str,
     """What every template may use: the menu for the current person, Danish role names."""
     from flask_login import current_user
 
+    from app.web.extensions import RUNTIME_KEY
     from app.web.labels import ROLE_NAMES
 
     app.add_template_filter(_label, "label")
@@ -102,7 +103,8 @@ def _register_template_context(app: Flask, nav: tuple[tuple[str, str, tuple[str,
         """Menu links the logged-in person's role may see."""
         role = current_user.person.role if current_user.is_authenticated else None
         links = [(e, label) for e, label, roles in nav if not roles or role in roles]
-        return {"nav_links": links, "role_names": ROLE_NAMES}
+        prefix = app.extensions[RUNTIME_KEY].settings.instance.ticket_prefix
+        return {"nav_links": links, "role_names": ROLE_NAMES, "ticket_prefix": prefix}
 
 
 def _register_request_hooks(app: Flask, runtime: Runtime) -> None:
