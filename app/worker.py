@@ -41,7 +41,7 @@ def poll_job(runtime: Runtime) -> None:
 
     try:
         poll_once(runtime)
-    except Exception:  # noqa: BLE001 - one failed poll must not stop the worker
+    except Exception:  # one failed poll must not stop the worker
         log.exception("poll failed; the next poll tries again")
 
 
@@ -51,7 +51,7 @@ def send_job(runtime: Runtime) -> None:
 
     try:
         send_pending(runtime)
-    except Exception:  # noqa: BLE001 - the database may be briefly away; try next time
+    except Exception:  # the database may be briefly away; try next time
         log.exception("sending the outbox failed; the next run tries again")
 
 
@@ -91,8 +91,8 @@ def worker_lock(runtime: Runtime, stop: threading.Event) -> Iterator[bool]:
     if runtime.engine.dialect.name == "postgresql":
         with runtime.engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT")
-            try_lock = text("SELECT pg_try_advisory_lock(:key)").bindparams(key=LOCK_KEY)
-            acquired = _wait_for(lambda: bool(conn.execute(try_lock).scalar()), stop)
+            query = text("SELECT pg_try_advisory_lock(:key)").bindparams(key=LOCK_KEY)
+            acquired = _wait_for(lambda: bool(conn.execute(query).scalar()), stop)
             try:
                 yield acquired
             finally:

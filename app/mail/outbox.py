@@ -18,9 +18,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parseaddr
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import Table, and_, select, update
 from sqlalchemy.orm import Session
 
 from app.domain import LOOP_HEADER, OUR_MESSAGE_ID_PREFIX
@@ -169,7 +169,7 @@ def backoff(attempts: int) -> timedelta:
 
 def _claim_next(runtime: Runtime, now: datetime) -> int | None:
     """Take the next due row for this sender, in its own transaction; None when none is due."""
-    table = OutboundMessage.__table__
+    table = cast(Table, OutboundMessage.__table__)
     due = and_(table.c.status.in_((PENDING, SENDING)), table.c.next_attempt_at <= now)
     pick = select(table.c.id).where(due).order_by(table.c.next_attempt_at, table.c.id).limit(1)
     if runtime.engine.dialect.name == "postgresql":

@@ -12,6 +12,7 @@ import ssl
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from email.utils import formataddr
 from typing import Any, Protocol
 
 from flask import Flask
@@ -91,6 +92,15 @@ class _TimedConnection(Connection):
             self.host = None
 
 
+def from_header(settings: Settings) -> str:
+    """Our From address, the name quoted or encoded.
+
+    Flask-Mail joins a (name, address) pair unquoted, which breaks on the comma in
+    "DUBU-support, Korsbæk Kommune"; a formatted string survives its re-parsing.
+    """
+    return formataddr((settings.smtp.sender_name, settings.smtp.sender))
+
+
 def mail_app(settings: Settings) -> Flask:
     """A Flask app that exists only to carry Flask-Mail's configuration."""
     smtp = settings.smtp
@@ -102,7 +112,7 @@ def mail_app(settings: Settings) -> Flask:
         MAIL_USE_SSL=smtp.security == "ssl",
         MAIL_USERNAME=smtp.username or None,
         MAIL_PASSWORD=smtp.password or None,
-        MAIL_DEFAULT_SENDER=(smtp.sender_name, smtp.sender),
+        MAIL_DEFAULT_SENDER=from_header(settings),
         MAIL_SUPPRESS_SEND=False,
     )
     Mail(app)
@@ -123,7 +133,7 @@ def build_message(mail: Outgoing, settings: Settings) -> Message:
         cc=list(mail.cc),
         body=mail.body_text,
         html=mail.body_html,
-        sender=(settings.smtp.sender_name, settings.smtp.sender),
+        sender=from_header(settings),
         extra_headers=headers,
     )
     message.msgId = f"<{mail.message_id}>"

@@ -11,7 +11,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    Template,
+    TemplateNotFound,
+    TemplateSyntaxError,
+)
 
 from app.errors import DubuTriageError
 
@@ -52,39 +59,58 @@ def danish(value: object) -> str:
     return DANISH.get(text, text)
 
 
-@lru_cache(maxsize=4)
-def environment(folder: str = str(TEMPLATE_DIR)) -> Environment:
-    """The Jinja2 environment for plain-text mail: no HTML escaping, strict about names."""
+def _one_line(value: Any) -> Any:
+    """Fold a value printed into a subject onto one line: a subject is one header line."""
+    return " ".join(value.split()) if isinstance(value, str) else value
+
+
+@lru_cache(maxsize=2)
+def environment(subject: bool = False) -> Environment:
+    """The Jinja2 environment for plain-text mail: no HTML escaping, strict about names.
+
+    The subject's environment folds every value onto one line, so a caseworker's subject with
+    a line break in it can neither cut the subject short nor inject a header.
+    """
     env = Environment(
-        loader=FileSystemLoader(folder),
+        loader=FileSystemLoader(str(TEMPLATE_DIR)),
         undefined=StrictUndefined,
         autoescape=False,  # plain text mail; nothing here is ever served as HTML
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_one_line if subject else None,
     )
     env.filters["da"] = danish
     return env
 
 
-def split_subject(rendered: str, name: str) -> tuple[str, str]:
-    """Split a rendered template into its one-line subject and its body."""
-    head, _, body = rendered.lstrip("\n").partition("\n")
+@lru_cache(maxsize=32)
+def _compile(name: str) -> tuple[Template, Template]:
+    """The subject line and the body of mail_templates/<name>.txt, compiled separately."""
+    env = environment()
+    assert env.loader is not None
+    try:
+        source, _, _ = env.loader.get_source(env, f"{name}.txt")
+    except TemplateNotFound:
+        raise TemplateError(f"no mail template {name!r} in {TEMPLATE_DIR}") from None
+    head, _, body = source.lstrip("\n").partition("\n")
     if not head.startswith(SUBJECT_PREFIX):
         raise TemplateError(f"mail template {name!r} must start with an '{SUBJECT_PREFIX}' line")
-    # A subject is one header line: newlines in a value would let text inject headers.
-    subject = " ".join(head[len(SUBJECT_PREFIX) :].split())
-    return subject, body.lstrip("\n").rstrip() + "\n"
+    try:
+        return (
+            environment(subject=True).from_string(head[len(SUBJECT_PREFIX) :]),
+            env.from_string(body),
+        )
+    except TemplateSyntaxError as error:
+        raise TemplateError(f"mail template {name!r}: {error}") from error
 
 
 def render(name: str, **context: Any) -> tuple[str, str]:
     """Render mail_templates/<name>.txt with `context`; return (subject, body)."""
+    subject_template, body_template = _compile(name)
     try:
-        template = environment().get_template(f"{name}.txt")
-    except TemplateNotFound:
-        raise TemplateError(f"no mail template {name!r} in {TEMPLATE_DIR}") from None
-    try:
-        rendered = template.render(**context)
-    except Exception as error:  # noqa: BLE001 - Jinja raises many kinds; all mean the same here
+        subject = subject_template.render(**context)
+        body = body_template.render(**context)
+    except Exception as error:  # Jinja raises many kinds; all mean the same here
         raise TemplateError(f"mail template {name!r}: {error}") from error
-    return split_subject(rendered, name)
+    return " ".join(subject.split()), body.lstrip("\n").rstrip() + "\n"
