@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Log ind for at se siden."
     login_manager.session_protection = "strong"
-    _register_request_hooks(app, runtime)
+    _register_request_hooks(app)
     register_error_pages(app)
     _register_blueprints(app)
     return app
@@ -107,13 +107,8 @@ def _register_template_context(app: Flask, nav: tuple[tuple[str, str, tuple[str,
         return {"nav_links": links, "role_names": ROLE_NAMES, "ticket_prefix": prefix}
 
 
-def _register_request_hooks(app: Flask, runtime: Runtime) -> None:
-    """One session per request, committed in one place; security headers on every answer."""
-
-    @app.before_request
-    def _open_session() -> None:
-        """Open the request's session (it connects lazily, on first use)."""
-        g.db = runtime.sessions()
+def _register_request_hooks(app: Flask) -> None:
+    """One session per request (opened by access.db()), committed in one place; headers."""
 
     @app.after_request
     def _commit_and_harden(response: Response) -> Response:

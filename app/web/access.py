@@ -18,7 +18,7 @@ from app.domain import Role
 from app.errors import PermissionDeniedError
 from app.models import Person
 from app.services import audit
-from app.web.extensions import login_manager
+from app.web.extensions import get_runtime, login_manager
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,8 +45,10 @@ class Account(UserMixin):
 
 
 def db() -> Session:
-    """The request's one session; committed once, after the view (see create_app)."""
-    return g.db
+    """The request's one session, opened on first use; committed once, after the view."""
+    if "db" not in g:
+        g.db = get_runtime().sessions()
+    return g.db  # type: ignore[no-any-return]
 
 
 def current_person() -> Person:
