@@ -78,6 +78,13 @@ CASES: list[Case] = [
     Case("forwarding.send", "POST", answers(303, who=MAY_FORWARD), {"target": "netcompany"}, {"reason": "r"}),
     Case("forwarding.send", "POST", answers(303, who=["system_responsible"]), {"target": "kombit"}, {"reason": "r"}),
     Case("audit.index", "GET", answers(200, who=["system_responsible", "system_owner"])),
+    Case("reports.weekly", "GET", answers(200, who=["system_responsible", "system_owner"])),
+    Case("reports.weekly_csv", "GET", answers(200, who=["system_responsible", "system_owner"])),
+    Case("reports.roster", "GET", answers(200, who=["system_responsible", "system_owner"])),
+    Case("reports.roster_csv", "GET", answers(200, who=["system_responsible", "system_owner"])),
+    Case("reports.roster_xlsx", "GET", answers(200, who=["system_responsible", "system_owner"])),
+    Case("reports.away", "GET", READ),
+    Case("reports.away", "POST", answers(303), data={"action": "back"}),
     # Last: it ends the session.
     Case("auth.logout", "POST", answers(303)),
 ]
