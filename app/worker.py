@@ -65,13 +65,15 @@ def build_scheduler(runtime: Runtime, scheduler: BaseScheduler | None = None) ->
     if settings.mailbox.host:
         scheduler.add_job(
             poll_job, "interval", args=(runtime,), id="poll", name="poll the mailbox",
-            seconds=settings.mailbox.poll_seconds, next_run_time=runtime.now(), **JOB_OPTIONS,
+            seconds=settings.mailbox.poll_seconds, next_run_time=runtime.now(),
+            misfire_grace_time=settings.mailbox.poll_seconds, **JOB_OPTIONS,
         )
     else:
         log.info("no mailbox host configured: not polling")
     scheduler.add_job(
         send_job, "interval", args=(runtime,), id="send_outbox", name="send the outbox",
-        seconds=settings.smtp.send_seconds, next_run_time=runtime.now(), **JOB_OPTIONS,
+        seconds=settings.smtp.send_seconds, next_run_time=runtime.now(),
+        misfire_grace_time=settings.smtp.send_seconds, **JOB_OPTIONS,
     )
     register_jobs(scheduler, runtime)
     return scheduler

@@ -1,0 +1,140 @@
+"""The worker process: its jobs, one worker per database, and a clean stop on SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tomli_w
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from app import worker
+from app.db import make_engine, make_sessionmaker
+from app.mail.outbox import enqueue
+from app.runtime import Runtime
+from tests.conftest import ROOT, example_config
+
+
+def _runtime(settings: Any) -> Runtime:
+    """A runtime of its own, as a separate worker process would have."""
+    engine = make_engine(settings.database_url)
+    return Runtime(settings, engine, make_sessionmaker(engine))
+
+
+def test_jobs_run_one_at_a_time_and_coalesce(make_settings, sqlite_url: str) -> None:
+    """Poll and send (and the reports' jobs) never overlap themselves and collapse missed runs."""
+    settings = make_settings(database={"url": sqlite_url},
+                             mailbox={"host": "imap.example", "poll_seconds": 45},
+                             smtp={"send_seconds": 20})
+    runtime = _runtime(settings)
+    scheduler = worker.build_scheduler(runtime, BlockingScheduler(timezone="Europe/Copenhagen"))
+    jobs = {job.id: job for job in scheduler.get_jobs()}
+    runtime.dispose()
+    assert {"poll", "send_outbox"} <= set(jobs)
+    assert jobs["poll"].trigger.interval == timedelta(seconds=45)
+    assert jobs["send_outbox"].trigger.interval == timedelta(seconds=20)
+    assert all(job.max_instances == 1 and job.coalesce for job in jobs.values()), jobs
+
+
+def test_no_poll_job_without_a_mailbox(make_settings, sqlite_url: str) -> None:
+    """With no mailbox host configured the worker only sends."""
+    settings = make_settings(database={"url": sqlite_url}, mailbox={"host": ""})
+    runtime = _runtime(settings)
+    scheduler = worker.build_scheduler(runtime, BlockingScheduler())
+    runtime.dispose()
+    ids = {job.id for job in scheduler.get_jobs()}
+    assert "send_outbox" in ids and "poll" not in ids
+
+
+def _wait(condition: Any, timeout: float = 10.0) -> bool:
+    """Wait until `condition()` is true; False on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_second_worker_waits_for_the_first(make_settings, db_url: str, smtp_settings,
+                                             monkeypatch, caplog) -> None:
+    """Two workers on one database: the second waits, and takes over when the first stops."""
+    monkeypatch.setattr(worker, "LOCK_RETRY_SECONDS", 0.1)
+    caplog.set_level(logging.INFO, logger="app.worker")
+    settings = make_settings(database={"url": db_url}, mailbox={"host": ""}, smtp=smtp_settings)
+    runtimes = [_runtime(settings), _runtime(settings)]
+    schedulers = [BlockingScheduler(), BlockingScheduler()]
+    stops = [threading.Event(), threading.Event()]
+    threads = [
+        threading.Thread(target=worker.run_worker, args=(rt, sched, stop), daemon=True)
+        for rt, sched, stop in zip(runtimes, schedulers, stops)
+    ]
+    threads[0].start()
+    assert _wait(lambda: schedulers[0].running)
+    threads[1].start()
+    assert _wait(lambda: "another worker holds the worker lock" in caplog.text)
+    time.sleep(0.3)
+    assert not schedulers[1].running
+    stops[0].set()
+    threads[0].join(10)
+    assert not threads[0].is_alive()
+    assert _wait(lambda: schedulers[1].running), "the second worker never took over"
+    stops[1].set()
+    threads[1].join(10)
+    assert not threads[1].is_alive()
+    for rt in runtimes:
+        rt.dispose()
+
+
+def _config(tmp_path: Path, db_url: str, smtp_server: Any) -> Path:
+    """A configuration file for a worker process: the test database and SMTP server."""
+    data = example_config()
+    data["instance"].update(path=str(tmp_path / "instance"), secure_cookies=False)
+    data["database"]["url"] = db_url
+    data["mailbox"]["host"] = ""
+    data["triage"]["rules_dir"] = str(ROOT / "routing_rules")
+    data["smtp"].update(host=smtp_server.host, port=smtp_server.port, security="none",
+                        username="", password="", send_seconds=1)
+    path = tmp_path / "config.toml"
+    path.write_text(tomli_w.dumps(data))
+    return path
+
+
+@pytest.mark.slow
+def test_worker_process_sends_mail_and_stops_on_sigterm(make_settings, db_url: str, smtp_server,
+                                                        tmp_path: Path) -> None:
+    """`dubu-triage worker` sends queued mail, and exits 0 within seconds of SIGTERM."""
+    settings = make_settings(database={"url": db_url})
+    runtime = _runtime(settings)
+    with runtime.sessions.begin() as session:
+        enqueue(session, settings, kind="reply", to=["anne.hansen@korsbaek.dk"],
+                subject="Svar på DUBU-1", body_text="Hej\n",
+                now=datetime.now(UTC) - timedelta(seconds=1))
+    runtime.dispose()
+    executable = Path(sys.executable).parent / "dubu-triage"
+    command = [str(executable), "--config", str(_config(tmp_path, db_url, smtp_server)), "worker"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        mails = smtp_server.wait_for(1, timeout=20)
+        assert [m["Subject"] for m in mails] == ["Svar på DUBU-1"]
+        process.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        _, stderr = process.communicate(timeout=10)
+        assert time.monotonic() - started < 5
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, stderr
+    assert "worker started" in stderr and "worker stopped" in stderr
