@@ -69,9 +69,9 @@ def combine(field: str, probs: dict[str, float] | None, hits: list[RuleHit]) -> 
         scale = 1.0
     for hit in hits:
         if hit.rule.field == field:
-            scores[hit.rule.label] += hit.rule.weight * scale
+            scores[hit.rule.label] += hit.weight * scale
     if field == "category":
-        critical = [h.rule.weight for h in hits if h.rule.field == "severity" and h.rule.label == "critical"]
+        critical = [h.weight for h in hits if h.rule.field == "severity" and h.rule.label == "critical"]
         if critical:
             scores["fault"] += min(max(critical), CRITICAL_FAULT_EVIDENCE) * scale
     final = _softmax(scores)
@@ -137,7 +137,7 @@ class Classifier:
         """The rules that fired for the chosen labels, then the words that weighed most."""
         chosen = dict(zip(("category", "topic", "severity"), (d.label for d in decisions)))
         reasons = [
-            Reason("rule", h.rule.name, h.rule.field, h.rule.label, h.rule.weight)
+            Reason("rule", h.rule.name, h.rule.field, h.rule.label, h.weight)
             for h in hits
             if chosen.get(h.rule.field) == h.rule.label
         ]

@@ -64,7 +64,7 @@ def build_features() -> FeatureUnion:
     )
 
 
-def build_head(c: float = 8.0) -> LogisticRegression:
+def build_head(c: float = 30.0) -> LogisticRegression:
     """One classifier head; C chosen by cross-validation on the shipped examples."""
     return LogisticRegression(C=c, class_weight="balanced", max_iter=3000)
 
@@ -117,7 +117,7 @@ class TriageModel:
         return cached
 
 
-def fit_model(texts: list[str], labels: dict[str, list[str | None]], c: float = 8.0) -> TriageModel:
+def fit_model(texts: list[str], labels: dict[str, list[str | None]], c: float = 30.0) -> TriageModel:
     """Fit the feature space and one head per field; None labels are left out of that head."""
     features = build_features()
     matrix = features.fit_transform(texts)

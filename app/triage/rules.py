@@ -25,6 +25,7 @@ FIELDS: dict[str, frozenset[str]] = {
     "severity": frozenset(s.value for s in Severity),
 }
 WHERE = ("any", "subject", "text")
+SUBJECT_BOOST = 1.5
 _KEYS = {"name", "description", "field", "label", "weight", "where", "keywords", "patterns", "unless"}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
@@ -52,10 +53,17 @@ class MailText:
 
 @dataclass(frozen=True)
 class RuleHit:
-    """A rule that fired, and the words that made it fire."""
+    """A rule that fired, the words that made it fire, and whether they were in the subject."""
 
     rule: Rule
     matched: str
+    in_subject: bool = False
+
+    @property
+    def weight(self) -> float:
+        """The rule's weight; words in the subject count half again, since writers put the
+        point of a mail there."""
+        return self.rule.weight * (SUBJECT_BOOST if self.in_subject else 1.0)
 
 
 @dataclass(frozen=True)
@@ -79,11 +87,15 @@ class Rule:
     def check(self, mail: MailText) -> RuleHit | None:
         """The hit when this rule fires on `mail`, else None."""
         haystack = mail.part(self.where)
+        if any(u.search(haystack) for u in self.unless):
+            return None
+        subject = mail.subject if self.where != "text" else ""
         for matcher in self.matchers:
+            found = matcher.search(subject) if subject else None
+            if found:
+                return RuleHit(rule=self, matched=found.group(0), in_subject=True)
             found = matcher.search(haystack)
             if found:
-                if any(u.search(haystack) for u in self.unless):
-                    return None
                 return RuleHit(rule=self, matched=found.group(0))
         return None
 
