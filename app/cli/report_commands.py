@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -90,10 +91,10 @@ def roster_command(ctx: click.Context, fmt: str, output: Path | None) -> None:
     if output is not None:
         output.write_bytes(data)
         click.echo(f"{len(entries)} people written to {output}", err=True)
-    elif fmt == "xlsx" and click.get_binary_stream("stdout").isatty():
+    elif fmt == "xlsx" and sys.stdout.isatty():
         raise click.UsageError("an xlsx file goes to --output FILE or a redirected stdout")
     else:
-        click.get_binary_stream("stdout").write(data)
+        click.echo(data, nl=False)  # bytes go to the binary stream unchanged
 
 
 @click.command("away")

@@ -65,7 +65,6 @@ def tickets_chart(report: WeeklyReport, fmt: ReportFormat) -> Chart:
     left.set_title("Efter kategori")
     _bars(right, [fmt.topic(k) for k in report.by_topic], list(report.by_topic.values()), BLUE)
     right.set_title("Efter område")
-    figure.suptitle(f"Nye sager i ugen: {report.created}")
     return Chart("tickets", f"Nye sager efter kategori og område ({report.created} i alt)",
                  _svg(figure))
 
@@ -93,13 +92,13 @@ def response_chart(report: WeeklyReport) -> Chart:
                       label="median")
     second = axes.barh([p + 0.2 for p in positions], p90s, height=0.4, color=GREY,
                        label="90 %-fraktil")
-    axes.bar_label(first, fmt="%.1f", padding=3)
-    axes.bar_label(second, fmt="%.1f", padding=3)
+    for bars in (first, second):
+        axes.bar_label(bars, fmt=lambda value: f"{value:.1f}".replace(".", ","), padding=3)
     axes.set_yticks(positions, [f"{name} ({s.count})" for name, s in groups])
     axes.invert_yaxis()
     axes.set_xlabel("timer")
     axes.set_title("Svartider")
-    axes.legend(loc="lower right", frameon=False)
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2, frameon=False)
     axes.spines[["top", "right"]].set_visible(False)
     return Chart("response", "Svartider: median og 90 %-fraktil i timer", _svg(figure))
 

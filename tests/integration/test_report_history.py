@@ -32,6 +32,14 @@ TZ = "Europe/Copenhagen"
 CATEGORIES = ("question", "fault", "change_request")
 TOPICS = ("sagsbehandling", "oekonomi", "breve", "adgang", "opsaetning",
           "ledelsesinformation", "andet")
+SUBJECTS = {
+    "question": ("Hvordan opretter jeg en handleplan?", "Hvor finder jeg skabelonen til partshøring?",
+                 "Kan man flytte en underretning til en anden sag?", "Spørgsmål om bevilling"),
+    "fault": ("Fejlbesked ved gem af journalnotat", "Udbetaling til plejefamilie hænger",
+              "Kan ikke logge ind i DUBU i dag", "Digital Post-brev sendes ikke"),
+    "change_request": ("Ønske: nyt felt i børnefaglig undersøgelse", "Forslag til bedre oversigt",
+                       "Kan vi få en ny journalfrase?", "Ønske om rapport over bevillinger"),
+}
 
 
 def person(session: Session, email: str) -> Person:
@@ -158,7 +166,7 @@ def _one_ticket(session: Session, rng: random.Random, created: datetime, lene: P
     resolved = response + timedelta(hours=rng.randint(1, 24 * 20)) if answered and rng.random() < 0.85 else None
     ticket = add_ticket(
         session, created_at=created, category=category, topic=rng.choice(TOPICS),
-        severity=severity, response_after=response, resolved_after=resolved,
+        severity=severity, subject=rng.choice(SUBJECTS[category]), response_after=response, resolved_after=resolved,
         closed_after=resolved + timedelta(days=3) if resolved and rng.random() < 0.5 else None,
         abstained=rng.random() < 0.08, assignee=lene,
     )
