@@ -104,7 +104,7 @@ class Dovecot:
         binary = available()
         assert binary, "dovecot is not installed"
         self.process = subprocess.Popen([binary, "-F", "-c", str(self.conf)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while True:
             try:

@@ -95,7 +95,18 @@ class IMAPClientMailbox:
         with _errors("connect/login", self.where):
             self.client = self._connect()
             self.client.normalise_times = False  # keep INTERNALDATE's own zone
-            self.client.login(settings.username, settings.password)
+            try:
+                self.client.login(settings.username, settings.password)
+            except BaseException:
+                self._drop()
+                raise
+
+    def _drop(self) -> None:
+        """Close the connection without a LOGOUT (after a refused log-in)."""
+        try:
+            self.client.shutdown()
+        except (IMAPClientError, OSError):
+            pass
 
     def _connect(self) -> IMAPClient:
         """Open the connection: IMAPS, plain upgraded with STARTTLS, or plain."""
@@ -106,7 +117,11 @@ class IMAPClientMailbox:
             )
         client = IMAPClient(s.host, port=s.port, ssl=False, timeout=s.timeout)
         if s.security == "starttls":
-            client.starttls(_tls_context(s))
+            try:
+                client.starttls(_tls_context(s))
+            except BaseException:
+                client.shutdown()
+                raise
         return client
 
     def select(self) -> int:

@@ -1,0 +1,95 @@
+"""Integration fixtures: a real Dovecot per test session, a fresh mailbox user per test, and a
+runtime factory that points the Korsbæk settings at the test database and mailbox."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tomli_w
+
+from app.db import make_engine, make_sessionmaker, sync_people
+from app.runtime import Runtime
+from app.settings import Settings
+from tests.conftest import example_config, skip_or_fail
+from tests.dovecot import Dovecot, available
+
+
+@pytest.fixture(scope="session")
+def dovecot_server() -> Iterator[Dovecot]:
+    """One private Dovecot (plain and IMAPS listeners) for the whole test session."""
+    if available() is None:
+        skip_or_fail("dovecot is not installed (apt-get install -y dovecot-imapd)")
+    server = Dovecot()
+    try:
+        server.start()
+    except RuntimeError as error:
+        skip_or_fail(str(error))
+    yield server
+    server.stop()
+
+
+@dataclass
+class DovecotMailbox:
+    """A fresh, empty mailbox user on the test Dovecot."""
+
+    server: Dovecot
+    user: str
+
+    def append(self, messages: Any, folder: str = "INBOX") -> int:
+        """Put raw messages into a folder (MULTIAPPEND in chunks)."""
+        return self.server.append(self.user, messages, folder)
+
+    def uids(self, *criteria: Any, folder: str = "INBOX") -> list[int]:
+        """UIDs matching a SEARCH (default ALL)."""
+        return self.server.uids(self.user, folder, criteria or ("ALL",))
+
+    def settings(self, security: str = "none", **extra: Any) -> dict[str, Any]:
+        """The [mailbox] section for this user."""
+        return self.server.mailbox_settings(self.user, security, **extra)
+
+
+@pytest.fixture
+def dovecot(dovecot_server: Dovecot) -> DovecotMailbox:
+    """An empty mailbox of its own for this test."""
+    return DovecotMailbox(dovecot_server, dovecot_server.new_user())
+
+
+@pytest.fixture
+def make_runtime(make_settings):
+    """Factory: a Runtime on the given sections (database, mailbox, ...), people synced."""
+    made: list[Runtime] = []
+
+    def factory(**sections: dict[str, Any]) -> Runtime:
+        settings: Settings = make_settings(**sections)
+        engine = make_engine(settings.database_url)
+        runtime = Runtime(settings=settings, engine=engine, sessions=make_sessionmaker(engine))
+        with runtime.sessions.begin() as session:
+            sync_people(session, settings)
+        made.append(runtime)
+        return runtime
+
+    yield factory
+    for runtime in made:
+        runtime.dispose()
+
+
+@pytest.fixture
+def write_config(tmp_path: Path):
+    """Factory: a TOML configuration file like config.example.toml with sections replaced, for
+    running `dubu-triage` as a subprocess."""
+
+    def factory(**sections: dict[str, Any]) -> Path:
+        data = example_config()
+        data["instance"].update(path=str(tmp_path / "instance"), secret_key="test-secret")
+        data["triage"]["rules_dir"] = str(Path(__file__).resolve().parents[2] / "routing_rules")
+        for name, values in sections.items():
+            data.setdefault(name, {}).update(values)
+        path = tmp_path / "config.toml"
+        path.write_text(tomli_w.dumps(data))
+        return path
+
+    return factory
