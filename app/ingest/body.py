@@ -49,15 +49,16 @@ def _walk(part: Message, body: Body) -> None:
     ctype = part.get_content_type()
     payload = part.get_payload()
     if isinstance(payload, list):
+        children: list[Message] = [child for child in payload if isinstance(child, Message)]
         if ctype == "message/delivery-status":
             # compat32 splits a DSN into one Message per status block; keep it whole.
-            _status_report(part, payload, body)
+            _status_report(part, children, body)
         elif ctype.startswith("message/"):
-            _walk_nested(payload, body)
+            _walk_nested(children, body)
         elif ctype == "multipart/alternative":
-            _walk_alternative(payload, body)
+            _walk_alternative(children, body)
         else:
-            for child in payload:
+            for child in children:
                 _walk(child, body)
         return
     if ctype.startswith("multipart/"):
@@ -120,8 +121,10 @@ def _walk_alternative(children: list[Message], body: Body) -> None:
 
 def _is_plain(part: Message) -> bool:
     """True when a part is, or begins with, a text/plain body."""
-    while isinstance(part.get_payload(), list) and part.get_payload():
-        part = part.get_payload()[0]
+    payload = part.get_payload()
+    while isinstance(payload, list) and payload and isinstance(payload[0], Message):
+        part = payload[0]
+        payload = part.get_payload()
     return part.get_content_type() == "text/plain"
 
 

@@ -73,10 +73,17 @@ def _try(data: bytes, codec: str) -> str | None:
         return None
 
 
+# charset-normalizer's guesses among the Latin charsets are unreliable on short text; for
+# those the Windows charset that Outlook writes is the better reading.
+LATIN_GUESSES = ("cp125", "latin", "iso8859", "mac_", "cp850", "cp437", "hp_roman", "ptcp")
+
+
 def _guess(data: bytes) -> str | None:
-    """charset-normalizer's best reading of `data`, or None when it finds none."""
+    """charset-normalizer's best reading of `data` when it is not a Latin one, else None."""
     best = from_bytes(data).best()
-    return None if best is None else str(best)
+    if best is None or best.encoding.startswith(LATIN_GUESSES):
+        return None
+    return str(best)
 
 
 def decode_bytes(data: bytes, label: str | None) -> tuple[str, str | None]:

@@ -25,7 +25,7 @@ HEADER_OTHER = re.compile(
 )
 ATTRIBUTION = re.compile(
     r"^\s*(?:(?:den|d\.|on|am|le|el|op)\s.{4,200}?\s(?:skrev|wrote|schrieb|a écrit|escribió|"
-    r"schreef)|.{1,120}\s(?:skrev|wrote|schrieb)\s*(?:følgende)?)\s*:\s*$",
+    r"schreef)(?:\s.{1,120}?)?|.{1,120}\s(?:skrev|wrote|schrieb)\s*(?:følgende)?)\s*:\s*$",
     re.IGNORECASE,
 )
 ATTRIBUTION_START = re.compile(r"^\s*(?:den|on|am|le|el|op)\s", re.IGNORECASE)
@@ -95,8 +95,9 @@ def _quote_start(lines: list[str]) -> int:
         if SEPARATOR.match(line) or _is_header_block(lines, index):
             return index
         strong = ATTRIBUTION_START.match(line) is not None
-        if (strong or line.rstrip().endswith(":")) and _is_attribution(lines, index):
-            nxt = next((n for n in lines[index + 1 :] if n.strip()), "")
+        span = _is_attribution(lines, index) if strong or line.rstrip().endswith(":") else 0
+        if span:
+            nxt = next((n for n in lines[index + span :] if n.strip()), "")
             if strong and not QUOTED.match(nxt):
                 return index
     return len(lines)
@@ -125,7 +126,7 @@ def _is_header_block(lines: list[str], index: int) -> bool:
 def _unquote(line: str) -> str:
     """A quoted line without its first "> " marker."""
     stripped = line.lstrip()[1:]
-    return stripped[1:] if stripped.startswith(" ") else stripped
+    return stripped.removeprefix(" ")
 
 
 def _drop_quoted(head: list[str]) -> list[str]:
@@ -175,9 +176,10 @@ def _strip_name_block(lines: list[str]) -> list[str]:
             break
         if line.endswith(("?", ":")):
             break
-        if NAME_LINE.match(line) and (" " in line or count == 1) and index > filled[0]:
-            if not lines[index - 1].strip():  # a name starts its own paragraph
-                return lines[:index]
+        # A name starts its own paragraph, below at least one line of the message.
+        named = NAME_LINE.match(line) and (" " in line or count == 1)
+        if named and index > filled[0] and not lines[index - 1].strip():
+            return lines[:index]
     return lines
 
 

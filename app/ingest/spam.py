@@ -1,0 +1,134 @@
+"""Spam and phishing: a spam filter's verdict in the headers, or the marks of phishing.
+
+Header verdicts (SpamAssassin's X-Spam-Flag/X-Spam-Status, Exchange's SCL and Forefront
+report) decide on their own. Without one, phishing needs content evidence (a look-alike
+sender domain, or credential/payment bait phrases) plus at least one more mark (HTML-only
+body, a "RE:" with nothing it replies to, Reply-To elsewhere, failed SPF/DKIM/DMARC). Mail
+from our own domain is never judged by content, so a colleague's mail cannot be taken for it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from app.domain import ParsedMessage
+
+SCL_SPAM = 5  # Exchange moves mail with a spam confidence level of 5 or more to Junk
+SPAM_TAG = re.compile(r"^\s*(?:\[spam\]|\*{2,3}\s*spam\s*\*{2,3}|\{spam\?\})", re.IGNORECASE)
+FOREFRONT_SPAM = re.compile(r"SFV:(?:SPM|BLK)|SCL:[5-9]", re.IGNORECASE)
+AUTH_FAILURE = re.compile(r"\b(?:spf=(?:soft)?fail|dkim=fail|dmarc=fail)", re.IGNORECASE)
+REPLY_PREFIX = re.compile(r"^\s*(?:re|sv|aw)\s*:", re.IGNORECASE)
+BAIT = re.compile(
+    r"bekræft(?:e|er)? (?:din|dit|jeres) (?:konto|adgang|identitet|adgangskode|brugernavn)|"
+    r"(?:verify|confirm|validate) your (?:account|identity|password|mailbox|email)|"
+    r"keep (?:your )?current password|password (?:will )?expires?|adgangskode udløber|"
+    r"postkasse (?:er|har nået) (?:næsten )?(?:fuld|\d+ ?%)|mailbox (?:is|is almost) full|"
+    r"(?:konto|account) (?:vil blive|will be) (?:midlertidigt )?(?:suspenderet|lukket|spærret|"
+    r"suspended|closed|locked|deactivated)|opgrader(?:e)? (?:din )?lagerplads|"
+    r"upgrade your (?:storage|mailbox)|overdue invoice|past due|final notice|"
+    r"unusual sign-?in|usædvanlig(?:t)? (?:login|log-?ind)|gift cards?|wire transfer|"
+    r"bitcoin|lottery|you have won|du har vundet",
+    re.IGNORECASE,
+)
+HOMOGLYPHS = (("rn", "m"), ("vv", "w"), ("cl", "d"), ("0", "o"), ("1", "l"), ("!", "i"))
+DANISH = (("æ", ("ae", "a", "e")), ("ø", ("oe", "o")), ("å", ("aa", "a")), ("é", ("e",)))
+
+
+def spam_header_verdict(msg: ParsedMessage) -> str | None:
+    """The evidence when a spam filter on the way in has already called the mail spam."""
+    flag = (msg.header("X-Spam-Flag") or "").strip()
+    if flag.lower().startswith("yes"):
+        return f"header X-Spam-Flag: {flag}"
+    status = (msg.header("X-Spam-Status") or "").strip()
+    if status.lower().startswith("yes"):
+        return f"header X-Spam-Status: {status[:40]}"
+    verdict = (msg.header("X-Spam") or "").strip()
+    if verdict.lower() in ("yes", "true", "spam"):
+        return f"header X-Spam: {verdict}"
+    scl = (msg.header("X-MS-Exchange-Organization-SCL") or "").strip()
+    if scl.lstrip("-").isdigit() and int(scl) >= SCL_SPAM:
+        return f"header X-MS-Exchange-Organization-SCL: {scl}"
+    forefront = msg.header("X-Forefront-Antispam-Report") or ""
+    found = FOREFRONT_SPAM.search(forefront)
+    if found:
+        return f"header X-Forefront-Antispam-Report: {found.group(0)}"
+    if SPAM_TAG.match(msg.subject):
+        return f"subject tagged {msg.subject[:30]!r}"
+    return None
+
+
+def _domain(address: str) -> str:
+    """The domain of an address, lower-case, "" when there is none."""
+    return address.rpartition("@")[2].strip().strip(">").lower() if "@" in address else ""
+
+
+def _homoglyph(text: str) -> str:
+    """`text` with characters that look alike made the same (netcornpany → netcompany)."""
+    for seen, meant in HOMOGLYPHS:
+        text = text.replace(seen, meant)
+    return text
+
+
+def _variants(word: str) -> set[str]:
+    """ASCII spellings of a name word (Korsbæk → korsbaek, korsbak, korsbek)."""
+    forms = {word.lower()}
+    for letter, replacements in DANISH:
+        forms = {f.replace(letter, r) for f in forms for r in replacements}
+    return {f for f in forms if f.isascii()}
+
+
+def lookalike(msg: ParsedMessage, own_domains: set[str]) -> str | None:
+    """Evidence that the sender's domain imitates ours or the brand in its display name."""
+    domain = _domain(msg.from_addr)
+    labels = [p for p in re.split(r"[.-]", domain) if len(p) >= 4]
+    for own in own_domains:
+        base = own.split(".")[0]
+        if len(base) >= 4 and base in domain and domain != own and not domain.endswith(f".{own}"):
+            return f"sender domain {domain} imitates {own}"
+    words = [w for w in re.split(r"[^\w]+", msg.from_name) if len(w) >= 5]
+    for word in words:
+        for form in _variants(word):
+            for label in labels:
+                if label != form and _homoglyph(label) == _homoglyph(form):
+                    return f"sender domain {domain} imitates {word!r}"
+    return None
+
+
+def phishing_evidence(msg: ParsedMessage, own: tuple[str, ...]) -> str | None:
+    """The marks of phishing when there is content evidence and at least one more mark."""
+    own_domains = {_domain(a) for a in own} - {""}
+    sender = _domain(msg.from_addr)
+    if sender and any(sender == d or sender.endswith(f".{d}") for d in own_domains):
+        return None
+    content = [lookalike(msg, own_domains)]
+    bait = BAIT.search(f"{msg.subject}\n{msg.text[:5000]}")
+    content.append(f"bait phrase {bait.group(0)!r}" if bait else None)
+    marks = [
+        "HTML-only body" if msg.content_type == "text/html" else None,
+        "a reply to nothing" if _fake_reply(msg) else None,
+        _reply_elsewhere(msg, sender),
+        _auth_failure(msg),
+    ]
+    found = [m for m in content + marks if m]
+    if any(content) and len(found) >= 2:
+        return "phishing: " + "; ".join(found)
+    return None
+
+
+def _fake_reply(msg: ParsedMessage) -> bool:
+    """A "RE:" subject with no In-Reply-To or References: a trick to look expected."""
+    return bool(REPLY_PREFIX.match(msg.subject)) and not (msg.in_reply_to or msg.references)
+
+
+def _reply_elsewhere(msg: ParsedMessage, sender: str) -> str | None:
+    """Reply-To on another domain than From (answers go to the fraudster)."""
+    reply_to = _domain(msg.header("Reply-To") or "")
+    if reply_to and sender and reply_to.split(".")[-2:] != sender.split(".")[-2:]:
+        return f"Reply-To on {reply_to}"
+    return None
+
+
+def _auth_failure(msg: ParsedMessage) -> str | None:
+    """A failed SPF, DKIM or DMARC check recorded by our mail server."""
+    found = AUTH_FAILURE.search(msg.header("Authentication-Results") or "")
+    return f"Authentication-Results {found.group(0)}" if found else None
