@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 15:49:43.716033
+Create Date: 2026-11-28 15:56:48.988879
 """
 
 from alembic import op
@@ -102,6 +102,7 @@ def upgrade() -> None:
     with op.batch_alter_table('ticket', schema=None) as batch_op:
         batch_op.create_index('ix_ticket_assignee_status', ['assignee_id', 'status'], unique=False)
         batch_op.create_index('ix_ticket_category_severity', ['category', 'severity'], unique=False)
+        batch_op.create_index('ix_ticket_created', ['created_at'], unique=False)
         batch_op.create_index('ix_ticket_status_created', ['status', 'created_at'], unique=False)
 
     op.create_table('correction',
@@ -254,6 +255,7 @@ def downgrade() -> None:
     op.drop_table('correction')
     with op.batch_alter_table('ticket', schema=None) as batch_op:
         batch_op.drop_index('ix_ticket_status_created')
+        batch_op.drop_index('ix_ticket_created')
         batch_op.drop_index('ix_ticket_category_severity')
         batch_op.drop_index('ix_ticket_assignee_status')
 
