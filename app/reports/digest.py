@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -79,7 +79,7 @@ def build_digest(session: Session, settings: Settings, now: datetime) -> Digest:
     zone = ZoneInfo(settings.instance.timezone)
     day = now.astimezone(zone).date()
     since = datetime.combine(day - timedelta(days=1), settings.hypercare.digest_time, zone)
-    since = since.astimezone(timezone.utc)
+    since = since.astimezone(UTC)
     new = list(session.scalars(
         select(Ticket).where(Ticket.created_at >= since, Ticket.created_at < now)
     ))
@@ -110,7 +110,7 @@ def build_digest(session: Session, settings: Settings, now: datetime) -> Digest:
 def render_digest_text(digest: Digest, settings: Settings, now: datetime) -> str:
     """The digest as Danish text (the mail's body)."""
     fmt = ReportFormat(settings)
-    ticket_lines = lambda lines: [  # noqa: E731 - a local formatter, used twice
+    ticket_lines = lambda lines: [
         f"  {fmt.ref(t.id)}  {danish(SEVERITY, t.severity)}  {danish(STATUS, t.status)}  "
         f"{fmt.day(t.created_at)}  {(now - t.created_at) // timedelta(days=1)} dage  "
         f"{t.assignee}  {t.subject}" for t in lines

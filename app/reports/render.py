@@ -70,8 +70,8 @@ class ReportFormat:
 
 def _lines_forwards(report: WeeklyReport, fmt: ReportFormat) -> list[str]:
     """The Netcompany section of the text report."""
-    lines = [f"Fejl hos Netcompanys servicedesk: {len(report.forwards)}, "
-             f"heraf {len(report.waiting_forwards)} uden svar endnu"]
+    lines = [(f"Fejl hos Netcompanys servicedesk: {len(report.forwards)}, "
+             f"heraf {len(report.waiting_forwards)} uden svar endnu")]
     for f in report.forwards:
         waiting = "  AFVENTER SVAR" if f.waiting else ""
         lines.append(
@@ -92,8 +92,8 @@ def render_text(report: WeeklyReport, settings: Settings, *, title: bool = True)
         f"  Fejl efter alvor: {fmt.counts(report.fault_severity, fmt.severity)}",
         f"  Til manuel triage (usikker klassifikation): {report.abstained}",
         f"  Rettet af en superbruger: {report.corrected_created} af {report.created}",
-        f"  Rettelser i ugen: {report.corrections} "
-        f"({fmt.counts(report.corrections_by_field, fmt.field)})", "",
+        (f"  Rettelser i ugen: {report.corrections} "
+        f"({fmt.counts(report.corrections_by_field, fmt.field)})"), "",
         "Svartider",
         f"  Første svar: {fmt.stats(report.first_response)}",
         f"  Løsning: {fmt.stats(report.resolution)}", "",

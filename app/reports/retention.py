@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Column, delete, func, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.models import (
     AttachmentRecord,
@@ -58,11 +59,9 @@ def cutoff(settings: Settings, now: datetime) -> datetime:
     return now - relativedelta(months=settings.retention.closed_months)
 
 
-def _count(session: Session, column: object, ids: list[int]) -> int:
+def _count(session: Session, column: InstrumentedAttribute[Any], ids: list[int]) -> int:
     """How many rows have `column` among `ids`."""
-    from sqlalchemy import func
-
-    return int(session.scalar(select(func.count()).where(column.in_(ids))) or 0)  # type: ignore[attr-defined]
+    return int(session.scalar(select(func.count()).where(column.in_(ids))) or 0)
 
 
 def find_expired(session: Session, settings: Settings, now: datetime) -> list[Expired]:
@@ -74,6 +73,7 @@ def find_expired(session: Session, settings: Settings, now: datetime) -> list[Ex
     )
     expired = []
     for ticket_id, closed_at in session.execute(query).all():
+        assert closed_at is not None  # the query asks for closed tickets only
         message_ids = list(session.scalars(
             select(InboundMessage.id).where(InboundMessage.ticket_id == ticket_id)
         ))
@@ -88,7 +88,7 @@ def find_expired(session: Session, settings: Settings, now: datetime) -> list[Ex
     return expired
 
 
-def _blob_columns() -> list[object]:
+def _blob_columns() -> list[Column[Any]]:
     """Every column that refers to a blob, whichever table it is in (others may add some)."""
     return [
         column
@@ -114,7 +114,7 @@ def _unreferenced(session: Session, candidates: set[str]) -> set[str]:
     for column in _blob_columns():
         if not remaining:
             break
-        remaining -= set(session.scalars(select(column).where(column.in_(remaining))))  # type: ignore[attr-defined]
+        remaining -= set(session.scalars(select(column).where(column.in_(remaining))))
     return remaining
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -54,8 +54,8 @@ def week_of_day(day: date, tz: str) -> Week:
     """The ISO week a calendar day falls in."""
     monday = day - timedelta(days=day.weekday())
     zone = ZoneInfo(tz)
-    start = datetime.combine(monday, time(0), zone).astimezone(timezone.utc)
-    end = datetime.combine(monday + timedelta(days=7), time(0), zone).astimezone(timezone.utc)
+    start = datetime.combine(monday, time(0), zone).astimezone(UTC)
+    end = datetime.combine(monday + timedelta(days=7), time(0), zone).astimezone(UTC)
     year, number, _ = monday.isocalendar()
     return Week(label=f"{year}-W{number:02d}", first_day=monday, start=start, end=end)
 

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from app.domain import Role
 from app.errors import InvalidActionError
@@ -96,7 +97,7 @@ def roster_xlsx_download() -> Response:
 
 @bp.route("/away", methods=["GET", "POST"])
 @login_required
-def away() -> Response | str:
+def away() -> WerkzeugResponse | str:
     """'Jeg er væk til …': mark oneself away (handing open tickets on), or back."""
     runtime = get_runtime()
     person = current_person()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import tomli_w
@@ -27,7 +27,7 @@ H = timedelta(hours=1)
 
 def utc(day: int, hour: int, month: int = 4) -> datetime:
     """An instant in 2024, UTC."""
-    return datetime(2024, month, day, hour, tzinfo=timezone.utc)
+    return datetime(2024, month, day, hour, tzinfo=UTC)
 
 
 def _correct(session: Session, ticket: Ticket, at: datetime, **old: str) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -126,7 +126,7 @@ def add_forward(session: Session, ticket: Ticket, *, target: str, at: datetime,
 
 def local(day: date, hour: int, minute: int = 0) -> datetime:
     """A Copenhagen wall-clock time as UTC."""
-    return datetime.combine(day, time(hour, minute), ZoneInfo(TZ)).astimezone(timezone.utc)
+    return datetime.combine(day, time(hour, minute), ZoneInfo(TZ)).astimezone(UTC)
 
 
 def generate_quarter(session: Session, start: date, weeks: int = 13, seed: int = 7) -> int:

@@ -3,7 +3,7 @@ hypercare digest arrive at a real SMTP server at the scheduled times, once per w
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -51,8 +51,8 @@ def test_weekly_trigger_is_monday_seven_copenhagen_time_across_dst(runtime: Runt
     trigger = scheduled(runtime)[WEEKLY_JOB_ID].trigger
     before_dst = trigger.get_next_fire_time(None, datetime(2024, 3, 20, 12, tzinfo=CPH))
     after_dst = trigger.get_next_fire_time(None, datetime(2024, 3, 27, 12, tzinfo=CPH))
-    assert before_dst.astimezone(timezone.utc) == datetime(2024, 3, 25, 6, tzinfo=timezone.utc)
-    assert after_dst.astimezone(timezone.utc) == datetime(2024, 4, 1, 5, tzinfo=timezone.utc)
+    assert before_dst.astimezone(UTC) == datetime(2024, 3, 25, 6, tzinfo=UTC)
+    assert after_dst.astimezone(UTC) == datetime(2024, 4, 1, 5, tzinfo=UTC)
     assert RETENTION_JOB_ID in scheduled(runtime)
 
 

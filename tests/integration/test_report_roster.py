@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -51,7 +51,7 @@ def test_roster_csv_and_xlsx(runtime: Runtime, tmp_path: Path) -> None:
 
 def test_away_and_back_from_the_command_line(runtime: Runtime, tmp_path: Path) -> None:
     """`away EMAIL --until DATE` hands Hanne's open økonomi ticket on; `--back` undoes absence."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with runtime.sessions.begin() as session:
         hanne = person(session, "hanne.dahl@korsbaek.dk")
         ticket_id = add_ticket(session, created_at=now - timedelta(hours=3), topic="oekonomi",

@@ -4,7 +4,7 @@ stored files nothing else uses; the audit keeps that it happened. On SQLite and 
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -28,7 +28,7 @@ from app.runtime import Runtime
 from tests.integration.test_report_figures import _config_file
 from tests.integration.test_report_history import add_forward, add_message, add_ticket, person
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 DAY = timedelta(days=1)
 SHARED_PDF = b"%PDF-1.4 the same guide, attached to two tickets"
 TABLES = (Ticket, InboundMessage, AttachmentRecord, Note, OutboundMessage, Blob, Forward, Correction)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -24,7 +24,7 @@ W16 = parse_week("2024-W16", TZ)  # Monday 15 April 2024 00:00 CEST = 14 April 2
 
 def utc(day: int, hour: int, month: int = 4) -> datetime:
     """An instant in 2024, UTC."""
-    return datetime(2024, month, day, hour, tzinfo=timezone.utc)
+    return datetime(2024, month, day, hour, tzinfo=UTC)
 
 
 def ticket(number: int, created: datetime, response_h: float | None, done_h: float | None,
@@ -55,14 +55,14 @@ DONE_BEFORE = ticket(9, utc(1, 10, month=3), 2, 24 * 30)  # resolved 31 March: i
 
 def test_week_bounds_follow_copenhagen_time() -> None:
     """An ISO week starts Monday 00:00 local time; in April that is 22:00 UTC on Sunday."""
-    assert W16.start == datetime(2024, 4, 14, 22, tzinfo=timezone.utc)
-    assert W16.end == datetime(2024, 4, 21, 22, tzinfo=timezone.utc)
+    assert W16.start == datetime(2024, 4, 14, 22, tzinfo=UTC)
+    assert W16.end == datetime(2024, 4, 21, 22, tzinfo=UTC)
     assert (W16.first_day, W16.last_day) == (date(2024, 4, 15), date(2024, 4, 21))
-    assert week_containing(datetime(2024, 4, 14, 22, 30, tzinfo=timezone.utc), TZ).label == "2024-W16"
-    assert week_containing(datetime(2024, 4, 14, 21, 30, tzinfo=timezone.utc), TZ).label == "2024-W15"
+    assert week_containing(datetime(2024, 4, 14, 22, 30, tzinfo=UTC), TZ).label == "2024-W16"
+    assert week_containing(datetime(2024, 4, 14, 21, 30, tzinfo=UTC), TZ).label == "2024-W15"
     # The week of the switch to summer time is 167 hours long.
     assert parse_week("2024-W13", TZ).end - parse_week("2024-W13", TZ).start == timedelta(hours=167)
-    assert previous_week(datetime(2024, 4, 22, 5, tzinfo=timezone.utc), TZ).label == "2024-W16"
+    assert previous_week(datetime(2024, 4, 22, 5, tzinfo=UTC), TZ).label == "2024-W16"
     assert parse_week("2021-W01", TZ).first_day == date(2021, 1, 4)
 
 
