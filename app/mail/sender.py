@@ -76,10 +76,14 @@ class _TimedConnection(Connection):
             )
         else:
             host = smtplib.SMTP(self.mail.server, self.mail.port, timeout=self.timeout)
-        if self.mail.use_tls:
-            host.starttls(context=context)
-        if self.mail.username and self.mail.password:
-            host.login(self.mail.username, self.mail.password)
+        try:
+            if self.mail.use_tls:
+                host.starttls(context=context)
+            if self.mail.username and self.mail.password:
+                host.login(self.mail.username, self.mail.password)
+        except BaseException:
+            host.close()  # a refused login or handshake must not leak the socket
+            raise
         return host
 
     def close(self) -> None:
