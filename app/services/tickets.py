@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, case, exists, or_, select
+from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.errors import NotFoundError
@@ -104,7 +104,9 @@ def _filter_clauses(query: Select[Any], f: QueueFilter) -> Select[Any]:
     return query
 
 
-_SEVERITY_RANK = case({"critical": 0, "high": 1}, value=Ticket.severity, else_=2)
+# critical < high < normal alphabetically, so the plain column sorts by urgency (no CASE to
+# evaluate per row); a unit test keeps the labels in that order.
+SEVERITY_ORDER = ("critical", "high", "normal")
 
 
 def _ordering(query: Select[Any], sort: str) -> Select[Any]:
@@ -112,7 +114,7 @@ def _ordering(query: Select[Any], sort: str) -> Select[Any]:
     if sort == "oldest":
         return query.order_by(Ticket.created_at.asc(), Ticket.id.asc())
     if sort == "severity":
-        return query.order_by(_SEVERITY_RANK, Ticket.created_at.asc(), Ticket.id.asc())
+        return query.order_by(Ticket.severity.asc(), Ticket.created_at.asc(), Ticket.id.asc())
     return query.order_by(Ticket.created_at.desc(), Ticket.id.desc())
 
 

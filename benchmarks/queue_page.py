@@ -1,8 +1,11 @@
 """How fast the queue page answers with 100,000 tickets in the database.
 
-    .venv/bin/python benchmarks/queue.py                       # SQLite in a temporary folder
-    .venv/bin/python benchmarks/queue.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench_queue
-    .venv/bin/python benchmarks/queue.py --tickets 100000 --requests 200
+(Named queue_page.py, not queue.py: a script called queue.py would shadow the standard
+library module `queue` for everything it imports.)
+
+    .venv/bin/python benchmarks/queue_page.py                       # SQLite in a temporary folder
+    .venv/bin/python benchmarks/queue_page.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench_queue
+    .venv/bin/python benchmarks/queue_page.py --tickets 100000 --requests 200
 
 The database is made and filled here (a PostgreSQL database named in the URL must exist and is
 emptied first). Each page is requested in-process through Flask's test client as a logged-in
@@ -42,6 +45,7 @@ PAGES = {
     "queue: all tickets, newest": "/?view=all",
     "queue: all tickets, page 200": "/?view=all&page=200",
     "queue: open faults, critical": "/?category=fault&severity=critical",
+    "search all tickets (text scan)": "/?view=all&q=netv%C3%A6rksm%C3%B8de",
 }
 
 
