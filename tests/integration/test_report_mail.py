@@ -120,3 +120,18 @@ def test_digest_only_inside_hypercare(runtime: Runtime, smtp_server: Any) -> Non
 def test_no_digest_job_without_hypercare_dates(make_settings: Any, runtime: Runtime) -> None:
     """Without hypercare dates there is no digest trigger at all."""
     assert digest_trigger(make_settings(hypercare={"start": None, "end": None})) is None
+
+
+def test_configured_recipients_replace_the_default(make_settings: Any, runtime: Runtime) -> None:
+    """`reports.recipients` decides who gets the report; the outbox row says so."""
+    from app.models import OutboundMessage
+    from app.reports.sending import send_weekly_report
+
+    runtime.settings = make_settings(database={"url": runtime.settings.database_url},
+                                     reports={"recipients": ["Ledelse@Korsbaek.dk"]})
+    runtime.now = lambda: datetime(2024, 4, 22, 7, tzinfo=CPH)
+    assert send_weekly_report(runtime) == "2024-W16"
+    with runtime.sessions() as session:
+        row = session.scalars(select(OutboundMessage)).one()
+    assert row.to_addrs == ["ledelse@korsbaek.dk"] and row.kind == "weekly_report"
+    assert row.subject == "DUBU-support: eskalationsrapport for uge 16 2024 (15.04.2024–21.04.2024)"
