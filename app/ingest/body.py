@@ -47,8 +47,10 @@ def collect_body(msg: Message) -> Body:
 def _walk(part: Message, body: Body) -> None:
     """Dispatch one part by its kind: container, nested message, alternative or leaf."""
     ctype = part.get_content_type()
-    payload = part.get_payload()
-    if isinstance(payload, list):
+    if part.is_multipart():
+        # Only containers' payloads are read raw: a leaf's get_payload() decodes with the
+        # declared charset and raises on a bogus one; leaves are read with decode=True.
+        payload = part.get_payload()
         children: list[Message] = [child for child in payload if isinstance(child, Message)]
         if ctype == "message/delivery-status":
             # compat32 splits a DSN into one Message per status block; keep it whole.
@@ -121,10 +123,11 @@ def _walk_alternative(children: list[Message], body: Body) -> None:
 
 def _is_plain(part: Message) -> bool:
     """True when a part is, or begins with, a text/plain body."""
-    payload = part.get_payload()
-    while isinstance(payload, list) and payload and isinstance(payload[0], Message):
-        part = payload[0]
+    while part.is_multipart():
         payload = part.get_payload()
+        if not payload or not isinstance(payload[0], Message):
+            break
+        part = payload[0]
     return part.get_content_type() == "text/plain"
 
 

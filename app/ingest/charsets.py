@@ -61,7 +61,7 @@ def resolve_charset(label: str | None) -> str | None:
     name = ALIASES.get(name, name)
     try:
         return codecs.lookup(name).name
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL byte in the label
         return None
 
 

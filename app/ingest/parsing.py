@@ -18,6 +18,7 @@ from hashlib import sha256
 from app.domain import ParsedMessage
 from app.errors import ParseError
 from app.ingest.body import Body, collect_body
+from app.ingest.charsets import decode_bytes
 from app.ingest.headers import (
     decode_addresses,
     decode_raw,
@@ -40,10 +41,25 @@ def parse_message(raw: bytes) -> ParsedMessage:
     headers, header_defects = _headers(msg)
     defects.extend(header_defects)
     defects.extend(type(defect).__name__ for defect in msg.defects)
-    body = collect_body(msg)
+    body = _body(msg, raw)
     defects.extend(body.defects)
     text = _text(body, defects)
     return _assemble(raw, msg, headers, body, text, defects)
+
+
+def _body(msg: Message, raw: bytes) -> Body:
+    """The walked body; should the walk itself fail, the raw body as text, so nothing is lost.
+
+    The standard library's MIME classes raise on some malformed parameters (an RFC 2231
+    charset where a name was expected, for one); a caseworker's mail must never be lost to
+    that, so the failure is recorded and the text below the headers is kept as it is.
+    """
+    try:
+        return collect_body(msg)
+    except Exception as error:  # noqa: BLE001 - see the docstring
+        end = HEADER_END.search(raw)
+        text, _ = decode_bytes(raw[end.end() :] if end else raw, None)
+        return Body(texts=[text], defects=[f"MIME walk failed ({error!r}); raw body kept"])
 
 
 def _repaired(raw: bytes, defects: list[str]) -> bytes:

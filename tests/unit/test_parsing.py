@@ -240,3 +240,17 @@ def test_every_dubu_dev_mail_parses_with_text_and_new_text():
         assert msg.text.strip(), name
         assert msg.new_text.strip(), name
         assert "\ufffd" not in msg.text, name
+
+
+def test_rfc2231_charset_parameter_on_an_8bit_body_is_read():
+    raw = make_raw(
+        "Brevet står i kø.".encode(),
+        Content_Type="text/plain; charset*=us-ascii''utf-8",
+        Content_Transfer_Encoding="8bit",
+    )
+    assert parse_message(raw).text == "Brevet står i kø."
+
+
+def test_nul_byte_in_a_charset_label_is_survived():
+    raw = make_raw(Subject="=?utf\x00-8?Q?Fejl_p=C3=A5_sag?=")
+    assert "Fejl" in parse_message(raw).subject
