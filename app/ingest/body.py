@@ -125,9 +125,10 @@ def _is_plain(part: Message) -> bool:
     """True when a part is, or begins with, a text/plain body."""
     while part.is_multipart():
         payload = part.get_payload()
-        if not payload or not isinstance(payload[0], Message):
+        first = payload[0] if isinstance(payload, list) and payload else None
+        if not isinstance(first, Message):
             break
-        part = payload[0]
+        part = first
     return part.get_content_type() == "text/plain"
 
 
