@@ -7,6 +7,7 @@ address and of a client address within a window. Caseworkers have no accounts; t
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -48,12 +49,12 @@ def set_password(session: Session, email: str, password: str, *, by: str = "cli"
     return person
 
 
-def _recent_failures(session: Session, column: object, value: str, now: datetime) -> int:
+def _recent_failures(session: Session, column: Any, value: str, now: datetime) -> int:
     """How many `login_failed` events of this address or client lie within the window."""
     query = select(func.count(AuditEvent.id)).where(
         AuditEvent.action == "login_failed",
         AuditEvent.at >= now - LOGIN_WINDOW,
-        column == value,  # type: ignore[operator]
+        column == value,
     )
     return int(session.scalar(query) or 0)
 
@@ -62,9 +63,9 @@ def is_throttled(session: Session, email: str, remote_addr: str | None, now: dat
     """True when this address or this client failed too often lately."""
     if _recent_failures(session, AuditEvent.actor, email, now) >= MAX_FAILS_PER_ADDRESS:
         return True
-    if remote_addr and _recent_failures(session, AuditEvent.remote_addr, remote_addr, now) >= MAX_FAILS_PER_CLIENT:
-        return True
-    return False
+    return bool(remote_addr) and (
+        _recent_failures(session, AuditEvent.remote_addr, remote_addr or "", now) >= MAX_FAILS_PER_CLIENT
+    )
 
 
 def _verify(person: Person | None, password: str) -> bool:

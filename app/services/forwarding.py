@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.domain import Category, Topic, TicketStatus, ticket_ref
+from app.domain import Category, TicketStatus, Topic, ticket_ref
 from app.errors import InvalidActionError, NotFoundError
 from app.models import AttachmentRecord, Forward, InboundMessage, Person, Ticket
 from app.services import audit
@@ -124,10 +124,10 @@ def _choices(session: Session, mails: list[InboundMessage],
              chosen: Sequence[int]) -> tuple[AttachmentChoice, ...]:
     """Every attachment of those mails; included only when chosen."""
     ids = [m.id for m in mails]
-    records = session.scalars(
+    records: list[AttachmentRecord] = list(session.scalars(
         select(AttachmentRecord).where(AttachmentRecord.message_id.in_(ids))
         .order_by(AttachmentRecord.id)
-    ) if ids else []
+    )) if ids else []
     return tuple(
         AttachmentChoice(a.id, mask_cpr(a.filename or "bilag"), a.content_type, a.size,
                          a.id in set(chosen))

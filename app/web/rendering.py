@@ -43,7 +43,7 @@ def clean_html(html: str | None) -> Markup:
         link_rel="noopener noreferrer",
         strip_comments=True,
     )
-    return Markup(cleaned)  # noqa: S704 - nh3 output is the sanitised form
+    return Markup(cleaned)
 
 
 def download_type(content_type: str | None) -> str:

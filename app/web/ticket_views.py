@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from io import BytesIO
+from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
 from werkzeug.wrappers import Response
@@ -58,7 +59,7 @@ def _back(ticket_id: int, message: str) -> Response:
     return redirect(url_for("tickets.show", ticket_id=ticket_id), code=303)
 
 
-def _ctx() -> dict[str, object]:
+def _ctx() -> dict[str, Any]:
     """The acting person, the clock and the client address, for a service call."""
     return {"now": get_runtime().now(), "remote_addr": remote_addr()}
 

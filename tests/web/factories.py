@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from app.models import AttachmentRecord, Blob, InboundMessage, Person, Ticket
 
 _counter = itertools.count(1)
-T0 = datetime(2024, 4, 10, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 4, 10, 9, 0, tzinfo=UTC)
 
 
 def blob(session: Session, data: bytes) -> str:

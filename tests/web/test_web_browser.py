@@ -17,7 +17,7 @@ from app.web import create_app
 from tests.conftest import skip_or_fail
 from tests.web import browser as b
 from tests.web.conftest import PASSWORD
-from tests.web.factories import T0, attach, make_message, make_ticket, person
+from tests.web.factories import attach, make_message, make_ticket, person
 
 pytestmark = pytest.mark.browser
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -74,7 +74,7 @@ def test_superuser_finds_reclassifies_and_replies(live, smtp_server) -> None:
         page.get_by_label("Område").select_option("sagsbehandling")
         page.get_by_role("button", name="Omklassificér").click()
         page.get_by_text("Klassifikationen er rettet.").wait_for()
-        page.get_by_label(f"Svar til anne.hansen@korsbaek.dk").fill("Fristerne står under Sagen › Frister.")
+        page.get_by_label("Svar til anne.hansen@korsbaek.dk").fill("Fristerne står under Sagen › Frister.")
         page.get_by_role("button", name="Send svar").click()
         page.get_by_text("Svaret er lagt i udbakken").wait_for()
         page.screenshot(path=str(SCREENSHOTS / "ticket.png"), full_page=True)
