@@ -47,6 +47,7 @@ def collect_body(msg: Message) -> Body:
 def _walk(part: Message, body: Body) -> None:
     """Dispatch one part by its kind: container, nested message, alternative or leaf."""
     ctype = part.get_content_type()
+    body.defects.extend(type(defect).__name__ for defect in part.defects)
     if part.is_multipart():
         # Only containers' payloads are read raw: a leaf's get_payload() decodes with the
         # declared charset and raises on a bogus one; leaves are read with decode=True.
@@ -73,8 +74,9 @@ def _walk(part: Message, body: Body) -> None:
 def _walk_nested(payload: list[Message], body: Body) -> None:
     """Keep a nested message's text below the headers a reader needs to place it."""
     for inner in payload:
-        lines = ["-----Original Message-----"]
-        wanted = {"from": "From", "date": "Date", "subject": "Subject"}
+        # Shown to Danish readers, and recognised as the start of a quote by `quotes`.
+        lines = ["-----Oprindelig meddelelse-----"]
+        wanted = {"from": "Fra", "date": "Sendt", "subject": "Emne"}
         for name, value in inner.raw_items():
             label = wanted.pop(name.lower(), None)
             if label is not None:

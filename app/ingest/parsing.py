@@ -40,7 +40,6 @@ def parse_message(raw: bytes) -> ParsedMessage:
     msg = message_from_bytes(_repaired(raw, defects), policy=email_policy.compat32)
     headers, header_defects = _headers(msg)
     defects.extend(header_defects)
-    defects.extend(type(defect).__name__ for defect in msg.defects)
     body = _body(msg, raw)
     defects.extend(body.defects)
     text = _text(body, defects)

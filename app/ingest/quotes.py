@@ -31,7 +31,8 @@ ATTRIBUTION = re.compile(
 ATTRIBUTION_START = re.compile(r"^\s*(?:den|on|am|le|el|op)\s", re.IGNORECASE)
 QUOTED = re.compile(r"^\s*>")
 
-SIGNATURE_DASHES = re.compile(r"^(?:-- ?|--\s*)$")
+# "-- " on its own line (RFC 3676), or "--Geoff Maciolek" as many people sign.
+SIGNATURE_DASHES = re.compile(r"^\s*--\s*(?:[A-ZÆØÅ][\w.'-]*(?: [A-ZÆØÅ][\w.'-]*){0,3}\s*)?$")
 MOBILE = re.compile(
     r"^\s*(?:sendt fra min|sent from my|hent outlook til|get outlook for|sendt fra outlook|"
     r"sent from outlook|sendt fra mail til|sent from mail for|sendt fra min mobil|"

@@ -169,3 +169,8 @@ def test_dubu_dev_new_text_drops_closings_and_footers():
         assert last not in ("med venlig hilsen", "venlig hilsen", "mvh", "hilsen"), row["file"]
         assert "sendt fra min iphone" not in msg.new_text.lower(), row["file"]
         assert "kan indeholde fortrolige oplysninger" not in msg.new_text, row["file"]
+
+
+def test_dash_dash_name_signs_off():
+    assert extract_new_text(f"{QUESTION}\n\n    --Geoff Maciolek\n    MYCOMPANY, LLC") == QUESTION
+    assert extract_new_text(f"{QUESTION}\n-- a note in a list -- not a signature") != QUESTION
