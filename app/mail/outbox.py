@@ -18,9 +18,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parseaddr
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, and_, select, update
+from sqlalchemy import Row, Table, Update, and_, select, update
 from sqlalchemy.orm import Session
 
 from app.domain import LOOP_HEADER, OUR_MESSAGE_ID_PREFIX
@@ -167,8 +167,16 @@ def backoff(attempts: int) -> timedelta:
     return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_CAP)
 
 
-def _claim_next(runtime: Runtime, now: datetime) -> int | None:
-    """Take the next due row for this sender, in its own transaction; None when none is due."""
+_CLAIMED = ("id", "message_id", "to_addrs", "cc_addrs", "subject", "body_text", "body_html",
+            "in_reply_to", "references", "extra_headers", "attachment_ids")
+
+
+def _claim_next(runtime: Runtime, now: datetime, sent_id: int | None) -> Row[Any] | None:
+    """Mark `sent_id` sent, and take the next due row, in one short transaction.
+
+    Marking the last mail in the transaction that claims the next keeps the round trips per
+    mail few, and the mark still lands before anything else is sent.
+    """
     table = cast(Table, OutboundMessage.__table__)
     due = and_(table.c.status.in_((PENDING, SENDING)), table.c.next_attempt_at <= now)
     pick = select(table.c.id).where(due).order_by(table.c.next_attempt_at, table.c.id).limit(1)
@@ -180,49 +188,47 @@ def _claim_next(runtime: Runtime, now: datetime) -> int | None:
         update(table)
         .where(table.c.id == pick.scalar_subquery(), due)
         .values(status=SENDING, next_attempt_at=now + LEASE)
-        .returning(table.c.id)
+        .returning(*(table.c[name] for name in _CLAIMED))
     )
     with runtime.sessions.begin() as session:
-        return session.execute(claim).scalar_one_or_none()
+        if sent_id is not None:
+            session.execute(_mark_sent(sent_id, runtime.now()))
+        return session.execute(claim).first()
 
 
-def _load(runtime: Runtime, outbound_id: int) -> Outgoing:
-    """Read a claimed row and its attachments' bytes into what the sender needs."""
+def _mark_sent(outbound_id: int, at: datetime) -> Update:
+    """The statement that records that the server accepted a mail."""
+    table = cast(Table, OutboundMessage.__table__)
+    return (
+        update(table)
+        .where(table.c.id == outbound_id)
+        .values(status=SENT, sent_at=at, last_error=None, attempts=table.c.attempts + 1)
+    )
+
+
+def _outgoing(runtime: Runtime, row: Row[Any]) -> Outgoing:
+    """What the sender needs of a claimed row, with its attachments' bytes."""
     from app.mail.sender import Outgoing, OutgoingAttachment
 
-    with runtime.sessions() as session:
-        row = session.get_one(OutboundMessage, outbound_id)
-        files = []
-        for attachment_id in row.attachment_ids:
-            found = session.execute(
-                select(AttachmentRecord, Blob.data)
-                .join(Blob, Blob.sha256 == AttachmentRecord.sha256)
-                .where(AttachmentRecord.id == attachment_id)
-            ).first()
-            if found is None:
-                raise AttachmentMissingError(f"attachment {attachment_id} no longer exists")
-            record_, data = found
-            files.append(OutgoingAttachment(record_.filename, record_.content_type, data))
-        return Outgoing(
-            message_id=row.message_id,
-            to=tuple(row.to_addrs),
-            cc=tuple(row.cc_addrs),
-            subject=row.subject,
-            body_text=row.body_text,
-            body_html=row.body_html,
-            in_reply_to=row.in_reply_to,
-            references=tuple(row.references),
-            extra_headers=tuple((str(k), str(v)) for k, v in row.extra_headers.items()),
-            attachments=tuple(files),
-        )
-
-
-def _mark_sent(runtime: Runtime, outbound_id: int) -> None:
-    """Record that the server accepted the mail."""
-    with runtime.sessions.begin() as session:
-        row = session.get_one(OutboundMessage, outbound_id)
-        row.status, row.sent_at, row.last_error = SENT, runtime.now(), None
-        row.attempts += 1
+    files = []
+    if row.attachment_ids:
+        with runtime.sessions() as session:
+            for attachment_id in row.attachment_ids:
+                found = session.execute(
+                    select(AttachmentRecord.filename, AttachmentRecord.content_type, Blob.data)
+                    .join(Blob, Blob.sha256 == AttachmentRecord.sha256)
+                    .where(AttachmentRecord.id == attachment_id)
+                ).first()
+                if found is None:
+                    raise AttachmentMissingError(f"attachment {attachment_id} no longer exists")
+                files.append(OutgoingAttachment(*found))
+    return Outgoing(
+        message_id=row.message_id, to=tuple(row.to_addrs), cc=tuple(row.cc_addrs),
+        subject=row.subject, body_text=row.body_text, body_html=row.body_html,
+        in_reply_to=row.in_reply_to, references=tuple(row.references),
+        extra_headers=tuple((str(k), str(v)) for k, v in row.extra_headers.items()),
+        attachments=tuple(files),
+    )
 
 
 def _mark_error(runtime: Runtime, outbound_id: int, error: BaseException, permanent: bool) -> bool:
@@ -262,26 +268,27 @@ def send_pending(runtime: Runtime, limit: int = 100) -> SendReport:
 
     sent = failed = deferred = 0
     now = runtime.now()
+    accepted: int | None = None  # sent, to be marked in the next transaction
     with open_sender(runtime.settings) as sender:
         for _ in range(limit):
-            outbound_id = _claim_next(runtime, now)
-            if outbound_id is None:
+            row, accepted = _claim_next(runtime, now, accepted), None
+            if row is None:
                 break
             try:
-                sender.send(_load(runtime, outbound_id))
-            except AttachmentMissingError as error:
-                failed += _mark_error(runtime, outbound_id, error, permanent=True)
-                continue
+                sender.send(_outgoing(runtime, row))
             except Exception as error:  # noqa: BLE001 - every SMTP failure is kept, not raised
-                if _mark_error(runtime, outbound_id, error, permanent=False):
+                permanent = isinstance(error, AttachmentMissingError)
+                if _mark_error(runtime, row.id, error, permanent):
                     failed += 1
                 else:
                     deferred += 1
                 if isinstance(error, CONNECTION_ERRORS):
                     break  # the rest would fail the same way; they wait for the next run
                 continue
-            _mark_sent(runtime, outbound_id)
-            sent += 1
+            accepted, sent = row.id, sent + 1
+        if accepted is not None:  # the loop ended at `limit` right after a send
+            with runtime.sessions.begin() as session:
+                session.execute(_mark_sent(accepted, runtime.now()))
     report = SendReport(sent=sent, failed=failed, deferred=deferred)
     if sent or failed or deferred:
         log.info("outbox: %s", report)
