@@ -21,18 +21,18 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.db import init_db, make_engine, make_sessionmaker  # noqa: E402
-from app.mail.outbox import enqueue, send_pending  # noqa: E402
-from app.mail.templates import render  # noqa: E402
-from app.runtime import Runtime  # noqa: E402
-from app.settings import settings_from_dict  # noqa: E402
+from app.db import init_db, make_engine, make_sessionmaker
+from app.mail.outbox import enqueue, send_pending
+from app.mail.templates import render
+from app.runtime import Runtime
+from app.settings import settings_from_dict
 
 
 def smtp_server() -> tuple[Any, list[int], int]:
@@ -97,7 +97,7 @@ def main() -> None:
         if not args.database_url:
             init_db(engine)
         engines = [engine] + [make_engine(url) for _ in range(args.senders - 1)]
-        runtimes = [Runtime(settings, e, make_sessionmaker(e), now=lambda: datetime.now(timezone.utc))
+        runtimes = [Runtime(settings, e, make_sessionmaker(e), now=lambda: datetime.now(UTC))
                     for e in engines]
         queued = queue(runtimes[0], args.mails)
         sent = drain(runtimes, args.mails)
