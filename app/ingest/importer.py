@@ -1,7 +1,8 @@
 """Importing mail from files: folders of .eml files and mbox files, through the same pipeline.
 
-A file is one message unless it is an mbox: named *.mbox / *.mbx, or starting with a "From "
-envelope line and holding more than one message. A folder is read recursively for *.eml files
+A file is one message unless it is an mbox: named *.mbox / *.mbx, or (not named *.eml / *.msg)
+starting with a "From " envelope line and holding more than one message. The raw bytes of a
+single-message file are stored as they are, every byte of them. A folder is read recursively for *.eml files
 and mbox files. An imported mail arrives at its Date header (so a history lands in its own weeks).
 """
 
@@ -28,6 +29,8 @@ def is_mbox(path: Path) -> bool:
     """True for an mbox file: by name, or by holding more than one "From " separated message."""
     if path.suffix.lower() in MBOX_SUFFIXES:
         return True
+    if path.suffix.lower() in MESSAGE_SUFFIXES:
+        return False  # a saved message is one message, whatever "From " lines it holds
     with path.open("rb") as handle:
         if handle.read(5) != b"From ":
             return False

@@ -22,14 +22,16 @@ from app.db import session_scope
 from app.domain import MessageKind, NoiseVerdict, ParsedMessage
 from app.ingest.followups import FollowupMatch, attach_followup, find_followup
 from app.ingest.store import (
+    clean,
     fallback_message_id,
     find_stored,
     open_ticket_for,
+    raw_sha256,
     storable_message_id,
     store_inbound,
     store_quarantine,
 )
-from app.models import InboundMessage, Ticket
+from app.models import Blob, InboundMessage, Ticket
 from app.runtime import Runtime
 from app.services import audit
 
@@ -92,11 +94,46 @@ def parse(session: Session, runtime: Runtime, draft: Draft) -> Draft:
     return replace(draft, parsed=parse_message(draft.raw))
 
 
+def _lines(raw: bytes) -> bytes:
+    """Raw bytes with one kind of line ending."""
+    return raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+
+
+def _same_mail(session: Session, stored: InboundMessage, parsed: ParsedMessage,
+               raw: bytes) -> bool:
+    """True when a stored message is this mail again: the same bytes (line endings aside),
+    or a copy by another route (the same sender, subject and non-empty text)."""
+    if stored.raw_sha256 == raw_sha256(raw):
+        return True
+    text = " ".join(clean(parsed.text).split())
+    if (text and stored.kind != MessageKind.QUARANTINED.value
+            and " ".join(stored.text.split()) == text
+            and stored.subject == clean(parsed.subject) and stored.sender == parsed.from_addr):
+        return True
+    blob = session.get(Blob, stored.raw_sha256)
+    return blob is not None and _lines(blob.data) == _lines(raw)
+
+
 def seen_message_id(session: Session, runtime: Runtime, draft: Draft) -> Draft:
-    """Stop when a message with this Message-ID is stored already."""
-    assert draft.parsed is not None
-    stored = find_stored(session, message_id=storable_message_id(draft.parsed.message_id))
-    return replace(draft, stored=stored) if stored is not None else draft
+    """Stop when this mail is stored already under its Message-ID.
+
+    A different mail that reuses a stored Message-ID (broken mailers do) is not dropped: it
+    goes on under a Message-ID derived from its bytes, so it too is stored exactly once.
+    """
+    parsed = draft.parsed
+    assert parsed is not None
+    stored = find_stored(session, message_id=storable_message_id(parsed.message_id))
+    if stored is None:
+        return draft
+    if _same_mail(session, stored, parsed, draft.raw):
+        return replace(draft, stored=stored)
+    variant = f"{parsed.message_id}#{raw_sha256(draft.raw)[:16]}"
+    again = find_stored(session, message_id=storable_message_id(variant))
+    if again is not None:
+        return replace(draft, stored=again)
+    note = f"Message-ID <{parsed.message_id}> was already used by another mail"
+    return replace(draft, parsed=replace(parsed, message_id=variant,
+                                         defects=(*parsed.defects, note)))
 
 
 def find_cpr(session: Session, runtime: Runtime, draft: Draft) -> Draft:
@@ -227,10 +264,8 @@ def quarantine_raw(runtime: Runtime, raw: bytes, error: str, *, source: str,
     """Keep raw bytes in quarantine with the error (idempotent like `ingest_raw`)."""
     origin = Origin(source=source, mailbox=mailbox, uidvalidity=uidvalidity, uid=uid)
     now = runtime.now()
-    mid = storable_message_id(message_id or fallback_message_id(raw))
     with session_scope(runtime.sessions) as session:
-        stored = find_stored(session, message_id=mid, mailbox=mailbox,
-                             uidvalidity=uidvalidity, uid=uid)
+        stored, mid = _quarantine_key(session, raw, message_id or fallback_message_id(raw), origin)
         if stored is not None:
             return _duplicate(stored)
         inbound = store_quarantine(session, raw, error, message_id=mid,
@@ -241,3 +276,21 @@ def quarantine_raw(runtime: Runtime, raw: bytes, error: str, *, source: str,
         session.flush()
         return IngestOutcome(kind=MessageKind.QUARANTINED, message_id=inbound.message_id,
                              ticket_id=None, duplicate=False, error=error)
+
+
+def _quarantine_key(session: Session, raw: bytes, message_id: str,
+                    origin: Origin) -> tuple[InboundMessage | None, str]:
+    """The stored copy of this mail if any, else the Message-ID to keep it under (derived from
+    its bytes when another mail holds the Message-ID already)."""
+    stored = find_stored(session, mailbox=origin.mailbox, uidvalidity=origin.uidvalidity,
+                         uid=origin.uid)
+    if stored is not None:
+        return stored, stored.message_id
+    mid = storable_message_id(message_id)
+    for candidate in (mid, storable_message_id(f"{message_id}#{raw_sha256(raw)[:16]}")):
+        stored = find_stored(session, message_id=candidate)
+        if stored is None:
+            return None, candidate
+        if stored.raw_sha256 == raw_sha256(raw):
+            return stored, candidate
+    return None, storable_message_id(f"{message_id}#{raw_sha256(raw)}")

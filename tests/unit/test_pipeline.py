@@ -132,6 +132,21 @@ def test_same_message_id_is_stored_once_and_changes_nothing(rt: Runtime) -> None
     assert count(rt, InboundMessage) == 1 and count(rt, AuditEvent) == events
 
 
+def test_a_different_mail_reusing_a_message_id_is_kept_too(rt: Runtime) -> None:
+    first = ingest_raw(rt, make_mail("Første", "Hvordan opretter jeg en sag?",
+                                     message_id="reused@korsbaek.dk"), source="import")
+    other_raw = make_mail("Anden", "Hvor finder jeg ydelseskataloget?",
+                          message_id="reused@korsbaek.dk")
+    other = ingest_raw(rt, other_raw, source="import")
+    assert not other.duplicate and other.ticket_id != first.ticket_id
+    assert other.message_id.startswith("reused@korsbaek.dk#")
+    assert ingest_raw(rt, other_raw, source="import").duplicate
+    # The same mail with other line endings (another route, another client) is the same mail.
+    crlf = make_mail("Første", "Hvordan opretter jeg en sag?", message_id="reused@korsbaek.dk")
+    assert ingest_raw(rt, crlf.replace(b"\n", b"\r\n"), source="import").duplicate
+    assert count(rt, InboundMessage) == 2
+
+
 def test_same_uid_is_a_duplicate_even_with_other_bytes(rt: Runtime) -> None:
     where = {"source": "imap", "mailbox": "m", "uidvalidity": 3, "uid": 9}
     ingest_raw(rt, make_mail(), **where)
