@@ -143,7 +143,8 @@ def evaluate(settings: Settings, folder: Path, labels: Path | None = None, k: in
         if classifier.model is None:
             training = _unseen(load_examples(shipped_folder()), mails)
             if len({e.category for e in training}) >= 2:
-                classifier = Classifier(classifier.rules, train(training), classifier.abstain_below)
+                model = train(training, classifier.rules)
+                classifier = Classifier(classifier.rules, model, classifier.abstain_below)
                 note = f"a model trained on {len(training)} shipped examples not in this folder"
             else:
                 note = "rules only (no model, and no shipped examples outside this folder)"
@@ -170,7 +171,7 @@ def _cross_validated(
     outcomes: list[Outcome] = []
     for train_idx, test_idx in folds(groups, k):
         training = [examples[mails[i].file] for i in train_idx if mails[i].file in examples]
-        classifier = Classifier(rules, train(training), settings.triage.abstain_below)
+        classifier = Classifier(rules, train(training, rules), settings.triage.abstain_below)
         outcomes += run_pipeline(settings, classifier, [mails[i] for i in sorted(test_idx)])
     order = {m.file: i for i, m in enumerate(mails)}
     outcomes.sort(key=lambda o: order[o.file])

@@ -19,6 +19,7 @@ from typing import Any
 import joblib
 import numpy as np
 import sklearn
+from threadpoolctl import threadpool_limits
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
@@ -66,7 +67,7 @@ def build_features() -> FeatureUnion:
 
 def build_head(c: float = 30.0) -> LogisticRegression:
     """One classifier head; C chosen by cross-validation on the shipped examples."""
-    return LogisticRegression(C=c, class_weight="balanced", max_iter=3000)
+    return LogisticRegression(C=c, class_weight="balanced", max_iter=3000, solver="newton-cg")
 
 
 @dataclass
@@ -78,6 +79,17 @@ class TriageModel:
     trained_at: datetime
     examples: int
     figures: dict[str, float] = field(default_factory=dict)
+    # Platt scaling per field, fitted on cross-validated decisions of rules + model:
+    # P(right) = sigmoid(a * logit(raw confidence) + b). Absent: the raw confidence.
+    calibration: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def calibrate(self, head: str, raw: float) -> float:
+        """The probability that a decision with this raw confidence is right."""
+        if head not in self.calibration:
+            return raw
+        a, b = self.calibration[head]
+        raw = min(max(raw, 1e-6), 1 - 1e-6)
+        return float(1.0 / (1.0 + np.exp(-(a * np.log(raw / (1 - raw)) + b))))
 
     def vectorize(self, text: str) -> Any:
         """The sparse feature row of one classifier text."""
@@ -120,14 +132,16 @@ class TriageModel:
 def fit_model(texts: list[str], labels: dict[str, list[str | None]], c: float = 30.0) -> TriageModel:
     """Fit the feature space and one head per field; None labels are left out of that head."""
     features = build_features()
-    matrix = features.fit_transform(texts)
     heads: dict[str, LogisticRegression] = {}
-    for head in HEADS:
-        rows = [i for i, label in enumerate(labels.get(head, [])) if label is not None]
-        targets = [labels[head][i] for i in rows]
-        if len(set(targets)) < 2:
-            continue  # a head needs two labels to learn anything
-        heads[head] = build_head(c).fit(matrix[rows], targets)
+    # One BLAS thread: on a small problem, more threads only fight each other (10x slower here).
+    with threadpool_limits(limits=1):
+        matrix = features.fit_transform(texts)
+        for head in HEADS:
+            rows = [i for i, label in enumerate(labels.get(head, [])) if label is not None]
+            targets = [labels[head][i] for i in rows]
+            if len(set(targets)) < 2:
+                continue  # a head needs two labels to learn anything
+            heads[head] = build_head(c).fit(matrix[rows], targets)
     return TriageModel(
         features=features, heads=heads, trained_at=datetime.now().astimezone(), examples=len(texts)
     )
@@ -142,6 +156,7 @@ def save_model(model: TriageModel, path: Path) -> None:
         "trained_at": model.trained_at.isoformat(),
         "examples": model.examples,
         "figures": dict(model.figures),
+        "calibration": dict(model.calibration),
         "features": model.features,
         "heads": model.heads,
     }
@@ -164,4 +179,5 @@ def load_model(path: Path) -> TriageModel:
         features=payload["features"], heads=payload["heads"],
         trained_at=datetime.fromisoformat(payload["trained_at"]),
         examples=int(payload["examples"]), figures=dict(payload["figures"]),
+        calibration=dict(payload.get("calibration", {})),
     )

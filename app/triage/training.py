@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 from sklearn.model_selection import GroupKFold
 from sqlalchemy import select
@@ -112,8 +114,8 @@ def _dedupe(examples: list[Example]) -> list[Example]:
     return list(latest.values())
 
 
-def train(examples: list[Example]) -> TriageModel:
-    """Fit a model on examples; severity is learnt from faults only."""
+def _fit(examples: list[Example]) -> TriageModel:
+    """Fit the model itself; severity is learnt from faults only."""
     texts = [classifier_text(e.subject, e.text) for e in examples]
     labels: dict[str, list[str | None]] = {
         "category": [e.category for e in examples],
@@ -121,6 +123,41 @@ def train(examples: list[Example]) -> TriageModel:
         "severity": [e.severity if e.category == "fault" else None for e in examples],
     }
     return fit_model(texts, labels)
+
+
+def train(examples: list[Example], rules: tuple[Rule, ...] = (), k: int = 5) -> TriageModel:
+    """Fit a model, and calibrate the confidence of rules + model on `k` inner folds.
+
+    The calibration maps a raw confidence to how often decisions that confident were right
+    on mail the model had not seen (Platt scaling: two numbers per field).
+    """
+    model = _fit(examples)
+    if len(examples) >= 4 * k:
+        model.calibration = _calibration(examples, rules, k)
+    return model
+
+
+def _calibration(
+    examples: list[Example], rules: tuple[Rule, ...], k: int
+) -> dict[str, tuple[float, float]]:
+    """Platt parameters for category and topic from cross-validated raw confidences."""
+    seen: dict[str, list[tuple[float, bool]]] = {"category": [], "topic": []}
+    for train_idx, test_idx in folds([e.group for e in examples], k):
+        classifier = Classifier(rules, _fit([examples[i] for i in train_idx]), 0.0, calibrate=False)
+        for i in test_idx:
+            got = classifier.classify(examples[i].subject, examples[i].text)
+            seen["category"].append((got.category_confidence, got.category == examples[i].category))
+            seen["topic"].append((got.topic_confidence, got.topic == examples[i].topic))
+    calibration = {}
+    for field, pairs in seen.items():
+        right = [ok for _, ok in pairs]
+        if all(right) or not any(right):
+            continue  # nothing to learn the shape from
+        raw = np.clip([c for c, _ in pairs], 1e-6, 1 - 1e-6)
+        x = np.log(raw / (1 - raw)).reshape(-1, 1)
+        platt = LogisticRegression(C=100.0).fit(x, right)
+        calibration[field] = (float(platt.coef_[0][0]), float(platt.intercept_[0]))
+    return calibration
 
 
 def figures(examples: list[Example], predicted: list) -> dict[str, float]:
@@ -161,7 +198,7 @@ def cross_validate(
     """Cross-validated figures of the whole classifier (rules + a model trained per fold)."""
     predicted: list = [None] * len(examples)
     for train_idx, test_idx in folds([e.group for e in examples], k):
-        classifier = Classifier(rules, train([examples[i] for i in train_idx]), abstain_below)
+        classifier = Classifier(rules, train([examples[i] for i in train_idx], rules), abstain_below)
         for i in test_idx:
             predicted[i] = classifier.classify(examples[i].subject, examples[i].text)
     return figures(examples, predicted)
@@ -194,7 +231,7 @@ def train_and_save(
     report = TrainingReport(path, len(examples), len(corrections), new_figures, old_figures,
                             kept_old=not better(new_figures, old_figures), notes=notes)
     if not report.kept_old:
-        model = train(examples)
+        model = train(examples, rules)
         model.figures = new_figures
         save_model(model, path)
     return report

@@ -1,0 +1,137 @@
+"""Rules from routing_rules/*.toml: each rule type, folding, validation with clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.errors import RulesError
+from app.triage.rules import fire, load_rules, load_rules_file
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _write(tmp_path: Path, body: str, name: str = "test.toml") -> Path:
+    """A rules folder with one file."""
+    (tmp_path / name).write_text(body, encoding="utf-8")
+    return tmp_path
+
+
+KEYWORD_RULE = """
+[[rule]]
+name = "fault-hangs"
+description = "DUBU hangs"
+field = "category"
+label = "fault"
+weight = 2
+keywords = ["hænger", "virker ikke"]
+unless = ["virker igen"]
+"""
+
+
+def test_keyword_rule_matches_both_spellings_and_word_endings(tmp_path: Path) -> None:
+    """'hænger' matches 'haenger' and 'hængerne'; multi-word keywords allow any whitespace."""
+    rules = load_rules(_write(tmp_path, KEYWORD_RULE))
+    assert [h.rule.name for h in fire(rules, "Brevet haenger", "")] == ["fault-hangs"]
+    assert fire(rules, "", "Siden\n virker   ikke")[0].matched == "virker ikke"
+    assert fire(rules, "", "Det hængerne") != []
+    assert fire(rules, "", "Anhænger") == []  # not at a word start
+
+
+def test_unless_silences_a_rule(tmp_path: Path) -> None:
+    """A rule does not fire when one of its 'unless' words occurs."""
+    rules = load_rules(_write(tmp_path, KEYWORD_RULE))
+    assert fire(rules, "Virker ikke", "Nu virker igen det hele") == []
+
+
+def test_subject_hits_weigh_more(tmp_path: Path) -> None:
+    """Words in the subject count half again."""
+    rules = load_rules(_write(tmp_path, KEYWORD_RULE))
+    assert fire(rules, "hænger", "")[0].weight == 3.0
+    assert fire(rules, "", "hænger")[0].weight == 2.0
+
+
+def test_pattern_rule_and_where(tmp_path: Path) -> None:
+    """Regular expressions run on folded text; where=subject ignores the body."""
+    rules = load_rules(_write(tmp_path, """
+[[rule]]
+name = "critical-payments"
+description = "Payment run stopped"
+field = "severity"
+label = "critical"
+weight = 5
+where = "subject"
+patterns = ['udbetalingskoers\\w*.{0,40}(stoppet|fejlet)']
+"""))
+    assert fire(rules, "Udbetalingskørslen er stoppet", "") != []
+    assert fire(rules, "Hej", "Udbetalingskørslen er stoppet") == []
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ('[[rule]]\nname = "x"\ndescription = "d"\nfield = "colour"\nlabel = "fault"\nkeywords = ["a"]',
+         "field must be one of"),
+        ('[[rule]]\nname = "x"\ndescription = "d"\nfield = "category"\nlabel = "bug"\nkeywords = ["a"]',
+         "'bug' is not a category label"),
+        ('[[rule]]\nname = "x"\ndescription = "d"\nfield = "topic"\nlabel = "breve"\npatterns = ["(unclosed"]',
+         "bad regular expression"),
+        ('[[rule]]\nname = "x"\ndescription = "d"\nfield = "topic"\nlabel = "breve"',
+         "needs 'keywords' or 'patterns'"),
+        ('[[rule]]\nname = "x"\ndescription = "d"\nfield = "topic"\nlabel = "breve"\nkeyword = ["a"]',
+         "unknown key(s) keyword"),
+        ('[[rule]]\nname = "x"\ndescription = "d"\nfield = "topic"\nlabel = "breve"\nweight = 0\nkeywords = ["a"]',
+         "weight must be"),
+        ('[[rule]]\nname = "x"\nfield = "topic"\nlabel = "breve"\nkeywords = ["a"]',
+         "missing or empty 'description'"),
+        ('[rule]\nname = "x"', "array of tables"),
+        ('rule = [', "not valid TOML"),
+    ],
+)
+def test_invalid_rules_name_file_and_rule(tmp_path: Path, body: str, message: str) -> None:
+    """Every mistake is a RulesError that names the file (and the rule, where there is one)."""
+    path = _write(tmp_path, body, "bad.toml") / "bad.toml"
+    with pytest.raises(RulesError) as caught:
+        load_rules_file(path)
+    assert message in str(caught.value)
+    assert "bad.toml" in str(caught.value)
+    if 'name = "x"' in body and "[[rule]]" in body:
+        assert "rule 'x'" in str(caught.value)
+
+
+def test_duplicate_names_across_files(tmp_path: Path) -> None:
+    """A rule name is unique in the whole folder."""
+    _write(tmp_path, KEYWORD_RULE, "a.toml")
+    _write(tmp_path, KEYWORD_RULE, "b.toml")
+    with pytest.raises(RulesError, match="already used in a.toml"):
+        load_rules(tmp_path)
+
+
+def test_shipped_rules_are_valid_and_cover_every_field() -> None:
+    """routing_rules/ loads, and has rules for category, topic and severity."""
+    rules = load_rules(ROOT / "routing_rules")
+    assert {r.field for r in rules} == {"category", "topic", "severity"}
+
+
+@pytest.mark.parametrize(
+    "subject, text",
+    [
+        ("DUBU er nede!!", "Vi får Service Unavailable på alle pc'er."),
+        ("Kan ikke gemme underretning", "Jeg kan ikke gemme en ny underretning, der kommer en fejl."),
+        ("HASTER", "Udbetalingskørslen til plejefamilier er fejlet i nat."),
+        ("Underretninger", "Der er ikke kommet nogen underretninger ind fra portalen siden i går."),
+        ("Alle breve fejler", "Det er ikke kun mig – hele teamet kan ikke sende."),
+    ],
+)
+def test_shipped_critical_rules_fire_on_critical_situations(subject: str, text: str) -> None:
+    """The critical situations of TAXONOMY.md fire a critical rule."""
+    rules = load_rules(ROOT / "routing_rules")
+    assert any(h.rule.label == "critical" for h in fire(rules, subject, text))
+
+
+def test_shipped_critical_rules_stay_quiet_on_ordinary_mail() -> None:
+    """A question about notifications of concern is no emergency."""
+    rules = load_rules(ROOT / "routing_rules")
+    hits = fire(rules, "Lynguide til underretninger?", "Hvor finder jeg guiden til underretninger?")
+    assert not any(h.rule.label == "critical" for h in hits)
