@@ -24,7 +24,7 @@ from sqlalchemy import Row, Table, Update, and_, select, update
 from sqlalchemy.orm import Session
 
 from app.domain import LOOP_HEADER, OUR_MESSAGE_ID_PREFIX
-from app.errors import DubuTriageError, InvalidActionError
+from app.errors import DubuTriageError, InvalidActionError, NotFoundError
 from app.models import AttachmentRecord, Blob, OutboundMessage, Person, utcnow
 from app.runtime import Runtime
 from app.services.audit import record
@@ -39,15 +39,9 @@ PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 LEASE = timedelta(minutes=10)  # longer than any SMTP timeout: a live sender is never overtaken
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_CAP = timedelta(hours=6)
-# Errors that concern the connection, not the mail: the rest of a batch would fail the same way.
-CONNECTION_ERRORS = (
-    OSError,
-    smtplib.SMTPConnectError,
-    smtplib.SMTPServerDisconnected,
-    smtplib.SMTPHeloError,
-    smtplib.SMTPAuthenticationError,
-    smtplib.SMTPNotSupportedError,
-)
+# Refusals of one mail; any other OSError (every smtplib error is one) concerns the connection
+# or the server, and the rest of a batch would fail the same way.
+ONE_MAIL_ERRORS = (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError)
 
 
 class AttachmentMissingError(DubuTriageError):
@@ -262,6 +256,20 @@ def _mark_error(runtime: Runtime, outbound_id: int, error: BaseException, perman
         return False
 
 
+def retry_failed(session: Session, outbound_id: int, *, by: Person | None,
+                 now: datetime) -> OutboundMessage:
+    """Give a failed mail a fresh set of tries (a superuser's "send again"); audited."""
+    row = session.get(OutboundMessage, outbound_id)
+    if row is None:
+        raise NotFoundError(f"no outgoing mail {outbound_id}")
+    if row.status != FAILED:
+        raise InvalidActionError("Kun mail, der ikke kunne sendes, kan sendes igen.")
+    row.status, row.attempts, row.next_attempt_at = PENDING, 0, now
+    record(session, "mail_retried", actor=by, ticket_id=row.ticket_id, at=now,
+           detail={"outbound_id": row.id, "kind": row.kind, "last_error": row.last_error})
+    return row
+
+
 def send_pending(runtime: Runtime, limit: int = 100) -> SendReport:
     """Send up to `limit` due outbox rows; stop early when the server cannot be reached."""
     from app.mail.sender import open_sender
@@ -282,7 +290,7 @@ def send_pending(runtime: Runtime, limit: int = 100) -> SendReport:
                     failed += 1
                 else:
                     deferred += 1
-                if isinstance(error, CONNECTION_ERRORS):
+                if isinstance(error, OSError) and not isinstance(error, ONE_MAIL_ERRORS):
                     break  # the rest would fail the same way; they wait for the next run
                 continue
             accepted, sent = row.id, sent + 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +15,8 @@ from sqlalchemy import select
 
 from app.cli import main as cli
 from app.db import make_engine, make_sessionmaker
-from app.mail.outbox import LEASE, SendReport, enqueue, send_pending
+from app.errors import InvalidActionError
+from app.mail.outbox import LEASE, SendReport, enqueue, retry_failed, send_pending
 from app.models import AuditEvent, OutboundMessage
 from app.runtime import Runtime
 
@@ -120,9 +122,53 @@ def test_retries_back_off_and_end_as_failed(sender_rt: Runtime, smtp_server, clo
     clock.at += timedelta(days=1)
     assert send_pending(sender_rt) == SendReport()  # failed mail waits for a person
     assert smtp_server.messages == []
-    with sender_rt.sessions() as session:
+    with sender_rt.sessions.begin() as session:
         event = session.scalars(select(AuditEvent).where(AuditEvent.action == "mail_failed")).one()
         assert event.detail["outbound_id"] == outbound_id
+        retry_failed(session, outbound_id, by=None, now=clock.at)  # "send again"
+        with pytest.raises(InvalidActionError):
+            retry_failed(session, outbound_id, by=None, now=clock.at)
+    assert send_pending(sender_rt) == SendReport(sent=1)
+    assert len(smtp_server.wait_for(1)) == 1
+
+
+def test_a_refused_recipient_fails_that_mail_only(mail_settings: Any, clock: Clock) -> None:
+    """A 550 for one address fails that mail at once; the mails after it still go out."""
+    from aiosmtpd.controller import Controller
+
+    from tests.conftest import free_port
+
+    received: list[list[str]] = []
+
+    class Handler:
+        async def handle_RCPT(self, _server: Any, _session: Any, envelope: Any, address: str,
+                              _options: Any) -> str:
+            if address.startswith("ukendt"):
+                return "550 5.1.1 no such user"
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
+        async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
+            received.append(list(envelope.rcpt_tos))
+            return "250 OK"
+
+    port = free_port()
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        settings = replace(mail_settings, smtp=replace(mail_settings.smtp, port=port))
+        runtime = _runtime(settings, clock)
+        with runtime.sessions.begin() as session:
+            bad = enqueue(session, settings, kind="reply", to=["ukendt@korsbaek.dk"],
+                          subject="Svar", body_text="x", now=NOW).id
+        queue(runtime, 2)
+        assert send_pending(runtime) == SendReport(sent=2, failed=1)
+        assert sorted(received) == [["user0@korsbaek.dk"], ["user1@korsbaek.dk"]]
+        failed = row(runtime, bad)
+        assert failed.status == "failed" and "550" in (failed.last_error or "")
+        runtime.dispose()
+    finally:
+        controller.stop()
 
 
 def test_a_sender_that_died_mid_send_is_taken_over(sender_rt: Runtime, smtp_server,
