@@ -156,6 +156,7 @@ class Ticket(Base):
         Index("ix_ticket_assignee_status", "assignee_id", "status"),
         Index("ix_ticket_category_severity", "category", "severity"),
         Index("ix_ticket_created", "created_at"),  # the queue's "all tickets" view, newest first
+        Index("ix_ticket_severity_created", "severity", "created_at", "id"),  # queue by severity
     )
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 15:56:48.988879
+Create Date: 2026-11-28 16:03:32.612425
 """
 
 from alembic import op
@@ -103,6 +103,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_ticket_assignee_status', ['assignee_id', 'status'], unique=False)
         batch_op.create_index('ix_ticket_category_severity', ['category', 'severity'], unique=False)
         batch_op.create_index('ix_ticket_created', ['created_at'], unique=False)
+        batch_op.create_index('ix_ticket_severity_created', ['severity', 'created_at', 'id'], unique=False)
         batch_op.create_index('ix_ticket_status_created', ['status', 'created_at'], unique=False)
 
     op.create_table('correction',
@@ -255,6 +256,7 @@ def downgrade() -> None:
     op.drop_table('correction')
     with op.batch_alter_table('ticket', schema=None) as batch_op:
         batch_op.drop_index('ix_ticket_status_created')
+        batch_op.drop_index('ix_ticket_severity_created')
         batch_op.drop_index('ix_ticket_created')
         batch_op.drop_index('ix_ticket_category_severity')
         batch_op.drop_index('ix_ticket_assignee_status')
