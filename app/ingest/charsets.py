@@ -10,6 +10,7 @@ parser can record it in `ParsedMessage.defects`.
 from __future__ import annotations
 
 import codecs
+import re
 from functools import lru_cache
 
 from charset_normalizer import from_bytes
@@ -110,8 +111,36 @@ def decode_bytes(data: bytes, label: str | None) -> tuple[str, str | None]:
     return _fallback(data, label, codec)
 
 
+def _windows_1252_bytes(error: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: read the bytes UTF-8 rejects as windows-1252 (latin-1 if undefined)."""
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    bad = error.object[error.start : error.end]
+    text = "".join(_try(bytes([byte]), "cp1252") or chr(byte) for byte in bad)
+    return text, error.end
+
+
+codecs.register_error("dubu-windows-1252", _windows_1252_bytes)
+UTF8_SEQUENCE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
+MOSTLY_UTF8 = 0.5  # share of the non-ASCII bytes that form valid UTF-8 sequences
+
+
+def _mixed_utf8(data: bytes) -> str | None:
+    """Mostly-UTF-8 text with some windows-1252 bytes pasted in (a quote from an old mail)."""
+    high = sum(1 for byte in data if byte >= 0x80)
+    valid = sum(len(m) for m in UTF8_SEQUENCE.findall(data))
+    if not high or valid / high < MOSTLY_UTF8:
+        return None
+    return data.decode("utf-8", errors="dubu-windows-1252")
+
+
 def _fallback(data: bytes, label: str | None, codec: str | None) -> tuple[str, str]:
-    """Neither the label nor UTF-8 fit: windows-1252 for western mail, else a guess."""
+    """Neither the label nor UTF-8 fit: mixed UTF-8, windows-1252 for western mail, a guess."""
+    mixed = _mixed_utf8(data)
+    if mixed is not None:
+        return mixed, f"charset {label or 'none'} read as UTF-8 mixed with windows-1252"
     western = codec is None or codec in SINGLE_BYTE or codec.startswith("iso8859")
     if western and codec is not None:
         text = _try(data, "cp1252")

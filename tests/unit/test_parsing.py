@@ -254,3 +254,13 @@ def test_rfc2231_charset_parameter_on_an_8bit_body_is_read():
 def test_nul_byte_in_a_charset_label_is_survived():
     raw = make_raw(Subject="=?utf\x00-8?Q?Fejl_p=C3=A5_sag?=")
     assert "Fejl" in parse_message(raw).subject
+
+
+def test_utf8_with_pasted_windows_1252_keeps_both():
+    data = "Sagen om Søren – ".encode() + "se notatet fra 1999: “Bevilling ændret”".encode("cp1252")
+    data += " og barnets plan – ændret i går.".encode()
+    raw = make_raw(data, Content_Type="text/plain; charset=utf-8", Content_Transfer_Encoding="8bit")
+    msg = parse_message(raw)
+    assert msg.text == "Sagen om Søren – se notatet fra 1999: “Bevilling ændret” og barnets plan – " \
+        "ændret i går."
+    assert any("mixed" in defect for defect in msg.defects)
