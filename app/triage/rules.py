@@ -26,6 +26,7 @@ FIELDS: dict[str, frozenset[str]] = {
 }
 WHERE = ("any", "subject", "text")
 SUBJECT_BOOST = 1.5
+MAX_RULE_CHARS = 20000  # what a person writes in one mail; pasted logs beyond it are skipped
 _KEYS = {"name", "description", "field", "label", "weight", "where", "keywords", "patterns", "unless"}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
@@ -36,11 +37,13 @@ class MailText:
 
     subject: str
     text: str
+    both: str
 
     @classmethod
     def of(cls, subject: str, text: str) -> MailText:
-        """Fold subject and text for matching."""
-        return cls(subject=fold(subject), text=fold(text))
+        """Fold subject and text for matching (a very long text only in part, for speed)."""
+        subject, text = fold(subject), fold((text or "")[:MAX_RULE_CHARS])
+        return cls(subject=subject, text=text, both=f"{subject}\n{text}")
 
     def part(self, where: str) -> str:
         """The part a rule looks at."""
@@ -48,7 +51,7 @@ class MailText:
             return self.subject
         if where == "text":
             return self.text
-        return f"{self.subject}\n{self.text}"
+        return self.both
 
 
 @dataclass(frozen=True)
@@ -100,10 +103,15 @@ class Rule:
         return None
 
 
-def _keyword(word: str) -> re.Pattern[str]:
-    """A keyword as a pattern: folded, at a word start, spaces matching any whitespace."""
-    parts = [re.escape(part) for part in fold(word).split(" ")]
-    return re.compile(r"(?<!\w)" + r"\s+".join(parts))
+def _keywords(words: list[str]) -> re.Pattern[str]:
+    """Keywords as one pattern: folded, at a word start, spaces matching any whitespace.
+
+    One alternation per rule rather than one pattern per keyword: a mail is searched once.
+    Longer keywords come first, so the words reported are the most specific that matched.
+    """
+    alternatives = sorted({fold(word) for word in words}, key=len, reverse=True)
+    parts = [r"\s+".join(re.escape(piece) for piece in word.split(" ")) for word in alternatives]
+    return re.compile(r"(?<!\w)(?:" + "|".join(parts) + ")")
 
 
 def _strings(where: str, value: Any, key: str) -> list[str]:
@@ -123,7 +131,7 @@ def _compile(where: str, data: dict[str, Any], key: str) -> list[re.Pattern[str]
             return [re.compile(p) for p in items]
         except re.error as error:
             raise RulesError(f"{where}: bad regular expression: {error}") from None
-    return [_keyword(k) for k in items]
+    return [_keywords(items)]
 
 
 def _build_rule(path: Path, index: int, data: Any) -> Rule:
