@@ -15,9 +15,11 @@ SEPARATOR = re.compile(
     r"^\s*[-_=*]{2,}\s*(?:oprindelig meddelelse|original message|videresendt meddelelse|"
     r"videresendt besked|forwarded message|ursprüngliche nachricht|message d'origine|"
     r"weitergeleitete nachricht)\s*[-_=*]{2,}\s*$|^\s*(?:begin forwarded message|"
-    r"start på videresendt besked|videresendt besked)\s*:\s*$|^\s*_{10,}\s*$",
+    r"start på videresendt besked|videresendt besked)\s*:\s*$",
     re.IGNORECASE,
 )
+# Outlook's rule above the header block of the mail it answers.
+UNDERSCORES = re.compile(r"^\s*_{10,}\s*$")
 HEADER_FROM = re.compile(r"^\s*\**(?:fra|from|von|de|van)\s*:\**\s*\S", re.IGNORECASE)
 HEADER_OTHER = re.compile(
     r"^\s*\**(?:sendt|sent|dato|date|gesendet|envoyé|til|to|an|à|emne|subject|betreff|objet|"
@@ -95,6 +97,10 @@ def _quote_start(lines: list[str]) -> int:
             continue
         if SEPARATOR.match(line) or _is_header_block(lines, index):
             return index
+        if UNDERSCORES.match(line):
+            nxt = next((i for i in range(index + 1, len(lines)) if lines[i].strip()), None)
+            if nxt is not None and HEADER_FROM.match(lines[nxt]):
+                return index
         strong = ATTRIBUTION_START.match(line) is not None
         span = _is_attribution(lines, index) if strong or line.rstrip().endswith(":") else 0
         if span:

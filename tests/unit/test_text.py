@@ -174,3 +174,8 @@ def test_dubu_dev_new_text_drops_closings_and_footers():
 def test_dash_dash_name_signs_off():
     assert extract_new_text(f"{QUESTION}\n\n    --Geoff Maciolek\n    MYCOMPANY, LLC") == QUESTION
     assert extract_new_text(f"{QUESTION}\n-- a note in a list -- not a signature") != QUESTION
+
+
+def test_a_writers_own_rule_of_underscores_is_not_a_quote():
+    text = f"{QUESTION}\n\n____________________\n\nSagsnummer: 2024-113\nFrist: fredag"
+    assert "Sagsnummer: 2024-113" in extract_new_text(text)
