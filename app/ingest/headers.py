@@ -49,6 +49,7 @@ def _decode_words(text: str, defects: list[str]) -> str:
     text = BETWEEN_WORDS.sub("", text)
 
     def word(match: re.Match[str]) -> str:
+        """One encoded word's text, through our charset fallbacks (bogus labels included)."""
         try:
             parts = decode_header(match.group(0))
         except (HeaderParseError, ValueError):
