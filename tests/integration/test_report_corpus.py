@@ -17,8 +17,8 @@ from app.reports.collect import build_weekly_report
 from app.reports.render import render_text
 from app.reports.weekly import week_containing, week_of_day
 from app.runtime import Runtime
-from tests.integration.test_report_history import generate_quarter
 from app.settings import Settings
+from tests.integration.test_report_history import generate_quarter
 
 TZ = "Europe/Copenhagen"
 
