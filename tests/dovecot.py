@@ -112,7 +112,7 @@ class Dovecot:
                 client.select_folder("INBOX")
                 client.logout()
                 return
-            except Exception as error:  # noqa: BLE001 - not up yet
+            except Exception as error:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     log = (self.dir / "dovecot.log").read_text() if (self.dir / "dovecot.log").exists() else ""
                     self.stop()

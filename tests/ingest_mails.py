@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
-from datetime import datetime, timezone
 
 
 def make_mail(
@@ -25,7 +25,7 @@ def make_mail(
     msg["From"] = sender
     msg["To"] = to
     msg["Subject"] = subject
-    msg["Date"] = format_datetime(date or datetime(2024, 4, 15, 9, 30, tzinfo=timezone.utc))
+    msg["Date"] = format_datetime(date or datetime(2024, 4, 15, 9, 30, tzinfo=UTC))
     msg["Message-ID"] = f"<{message_id or uuid.uuid4().hex + '@korsbaek.dk'}>"
     if in_reply_to:
         msg["In-Reply-To"] = f"<{in_reply_to}>"

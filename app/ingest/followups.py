@@ -57,7 +57,8 @@ def match_by_references(session: Session, settings: Settings, parsed: ParsedMess
             )
         )
         for message_id, ticket_id in rows:
-            found.setdefault(_bare(message_id), ticket_id)
+            if ticket_id is not None:
+                found.setdefault(_bare(message_id), ticket_id)
     for message_id in ids:  # In-Reply-To, then the newest reference first
         if message_id in found:
             return found[message_id]
@@ -103,7 +104,7 @@ def participants(session: Session, settings: Settings, ticket: Ticket) -> set[st
 
 def match_by_tag(session: Session, settings: Settings, parsed: ParsedMessage) -> int | None:
     """The [DUBU-123] tag, counted only when the sender already takes part in that ticket."""
-    tag = re.compile(r"\[" + re.escape(settings.instance.ticket_prefix) + r"-(\d+)\]", re.I)
+    tag = re.compile(r"\[" + re.escape(settings.instance.ticket_prefix) + r"-(\d+)\]", re.IGNORECASE)
     for number in tag.findall(parsed.subject or ""):
         ticket = session.get(Ticket, int(number))
         if ticket is not None and parsed.from_addr in participants(session, settings, ticket):

@@ -7,12 +7,11 @@ is addressed by UID; every error of the server or the network becomes `MailboxEr
 
 from __future__ import annotations
 
-import socket
 import ssl
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from imapclient import IMAPClient
@@ -72,7 +71,7 @@ def _aware(value: Any) -> datetime | None:
     """INTERNALDATE as an aware datetime (IMAPClient gives naive local time unless told)."""
     if not isinstance(value, datetime):
         return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @contextmanager
@@ -80,7 +79,7 @@ def _errors(action: str, where: str) -> Iterator[None]:
     """Turn IMAP, TLS and network errors into one clear MailboxError."""
     try:
         yield
-    except (IMAPClientError, OSError, socket.timeout) as error:
+    except (TimeoutError, IMAPClientError, OSError) as error:
         raise MailboxError(f"IMAP {action} failed at {where}: {error}") from error
 
 
@@ -133,7 +132,7 @@ class IMAPClientMailbox:
     def search_new(self, last_uid: int) -> list[int]:
         """Unflagged UIDs above last_uid (flag mode), or everything left in the folder (move)."""
         if self.settings.mark == "move":
-            criteria: list[Any] = ["ALL"]
+            criteria: list[Any] = ["UNDELETED"]  # moved by copy + \Deleted on servers sans MOVE
         else:
             criteria = ["UID", f"{last_uid + 1}:*", "UNKEYWORD", self.settings.processed_flag]
         with _errors("SEARCH", self.where):
@@ -179,9 +178,21 @@ class IMAPClientMailbox:
         with _errors("marking processed mail", self.where):
             if self.settings.mark == "move":
                 self._ensure_folder(self.settings.processed_folder)
-                self.client.move(list(uids), self.settings.processed_folder)
+                self._move(list(uids), self.settings.processed_folder)
             else:
                 self.client.add_flags(list(uids), [self.settings.processed_flag], silent=True)
+
+    def _move(self, uids: list[int], folder: str) -> None:
+        """UID MOVE; on a server without MOVE, copy, then delete and expunge only these UIDs."""
+        if self.client.has_capability("MOVE"):
+            self.client.move(uids, folder)
+            return
+        self.client.copy(uids, folder)
+        self.client.delete_messages(uids, silent=True)
+        if self.client.has_capability("UIDPLUS"):
+            self.client.uid_expunge(uids)
+        # Without UIDPLUS the \Deleted mail is left for the server's own expunge: a plain
+        # EXPUNGE could remove mail somebody else marked deleted.
 
     def _ensure_folder(self, folder: str) -> None:
         """Create the processed folder the first time it is needed."""

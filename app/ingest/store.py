@@ -9,17 +9,24 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import date, datetime
 from email import policy
 from email.parser import BytesHeaderParser
 from email.utils import parseaddr
-from datetime import date, datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from app.domain import MessageKind, ParsedMessage, Severity, TicketStatus
+from app.domain import (
+    Classification,
+    MessageKind,
+    ParsedMessage,
+    RouteDecision,
+    Severity,
+    TicketStatus,
+)
 from app.models import AttachmentRecord, Blob, InboundMessage, Person, Ticket
 from app.services import audit
 
@@ -88,6 +95,42 @@ def find_stored(
     return session.scalars(select(InboundMessage).where(or_(*clauses)).limit(1)).first()
 
 
+def _parsed_columns(parsed: ParsedMessage) -> dict[str, object]:
+    """The InboundMessage columns a parsed mail fills, cleaned for the database."""
+    return {
+        "sender": clean(parsed.from_addr, 320),
+        "sender_name": clean(parsed.from_name, 200),
+        "to_addrs": [clean(a, 320) for a in parsed.to_addrs],
+        "cc_addrs": [clean(a, 320) for a in parsed.cc_addrs],
+        "subject": clean(parsed.subject),
+        "in_reply_to": [clean(m) for m in parsed.in_reply_to],
+        "references": [clean(m) for m in parsed.references],
+        "text": clean(parsed.text),
+        "new_text": clean(parsed.new_text),
+        "html": clean(parsed.html) if parsed.html is not None else None,
+        "defects": [clean(d) for d in parsed.defects],
+    }
+
+
+def refill_from_raw(session: Session, inbound: InboundMessage) -> bool:
+    """Give a quarantined message what its raw bytes yield when parsed now; False if they
+    still cannot be parsed (the message is then left as it is)."""
+    from app.ingest.parsing import parse_message
+    from app.triage.cpr import contains_cpr
+
+    blob = session.get(Blob, inbound.raw_sha256)
+    try:
+        parsed = parse_message(blob.data if blob is not None else b"")
+    except Exception:  # noqa: BLE001 - still unparseable: a person reads the raw mail instead
+        return False
+    for name, value in _parsed_columns(parsed).items():
+        setattr(inbound, name, value)
+    inbound.has_cpr = contains_cpr(parsed.subject) or contains_cpr(parsed.text)
+    if not inbound.attachments:
+        _store_attachments(session, inbound, parsed)
+    return True
+
+
 def store_inbound(
     session: Session,
     parsed: ParsedMessage,
@@ -110,21 +153,17 @@ def store_inbound(
         received_at=received_at,
         stored_at=stored_at,
         kind=kind.value,
-        sender=clean(parsed.from_addr, 320),
-        sender_name=clean(parsed.from_name, 200),
-        to_addrs=[clean(a, 320) for a in parsed.to_addrs],
-        cc_addrs=[clean(a, 320) for a in parsed.cc_addrs],
-        subject=clean(parsed.subject),
-        in_reply_to=[clean(m) for m in parsed.in_reply_to],
-        references=[clean(m) for m in parsed.references],
-        text=clean(parsed.text),
-        new_text=clean(parsed.new_text),
-        html=clean(parsed.html) if parsed.html is not None else None,
         has_cpr=has_cpr,
-        defects=[clean(d) for d in parsed.defects],
+        **_parsed_columns(parsed),
         **origin,
     )
     session.add(inbound)
+    _store_attachments(session, inbound, parsed)
+    return inbound
+
+
+def _store_attachments(session: Session, inbound: InboundMessage, parsed: ParsedMessage) -> None:
+    """Add the attachments and inline images, their bytes kept once by SHA-256."""
     for part in parsed.attachments:
         inbound.attachments.append(
             AttachmentRecord(
@@ -136,7 +175,6 @@ def store_inbound(
                 content_id=clean(part.content_id, 500) if part.content_id else None,
             )
         )
-    return inbound
 
 
 def _header_summary(raw: bytes) -> tuple[str, str]:
@@ -202,31 +240,11 @@ def open_ticket_for(session: Session, runtime: Runtime, inbound: InboundMessage,
     from app.triage.assign import route_ticket
 
     settings = runtime.settings
+    if inbound.kind == MessageKind.QUARANTINED.value and not inbound.text:
+        refill_from_raw(session, inbound)  # quarantined mail was never parsed: try now
     classification = runtime.classifier.classify(inbound.subject, inbound.new_text)
     decision = route_ticket(session, settings, classification, local_date(now, settings))
-    assignee = None
-    if decision.assignee_email:
-        assignee = session.scalars(
-            select(Person).where(Person.email == decision.assignee_email.lower())
-        ).first()
-    ticket = Ticket(
-        subject=inbound.subject,
-        requester=inbound.sender,
-        requester_name=inbound.sender_name,
-        category=classification.category.value,
-        topic=classification.topic.value,
-        severity=classification.severity.value,
-        confidence=classification.confidence,
-        abstained=classification.abstained,
-        reasons=[reason.as_dict() for reason in classification.reasons],
-        status=TicketStatus.NEW.value,
-        assignee=assignee,
-        route_reason=decision.reason,
-        has_cpr=inbound.has_cpr,
-        hypercare=in_hypercare(settings, inbound.received_at),
-        created_at=inbound.received_at,
-        updated_at=now,
-    )
+    ticket = _new_ticket(session, settings, inbound, classification, decision, now)
     session.add(ticket)
     inbound.kind = MessageKind.TICKET.value
     inbound.ticket = ticket
@@ -245,3 +263,31 @@ def open_ticket_for(session: Session, runtime: Runtime, inbound: InboundMessage,
             and inbound.source != "import"):
         queue_critical_alert(session, settings, ticket, tuple(decision.alert_emails), now)
     return ticket
+
+
+def _new_ticket(session: Session, settings: Settings, inbound: InboundMessage,
+                classification: Classification, decision: RouteDecision, now: datetime) -> Ticket:
+    """The ticket a classified, routed message opens (not yet added to the session)."""
+    assignee = None
+    if decision.assignee_email:
+        assignee = session.scalars(
+            select(Person).where(Person.email == decision.assignee_email.lower())
+        ).first()
+    return Ticket(
+        subject=inbound.subject,
+        requester=inbound.sender,
+        requester_name=inbound.sender_name,
+        category=classification.category.value,
+        topic=classification.topic.value,
+        severity=classification.severity.value,
+        confidence=classification.confidence,
+        abstained=classification.abstained,
+        reasons=[reason.as_dict() for reason in classification.reasons],
+        status=TicketStatus.NEW.value,
+        assignee=assignee,
+        route_reason=decision.reason,
+        has_cpr=inbound.has_cpr,
+        hypercare=in_hypercare(settings, inbound.received_at),
+        created_at=inbound.received_at,
+        updated_at=now,
+    )

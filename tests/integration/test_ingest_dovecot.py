@@ -146,3 +146,17 @@ def test_a_wrong_password_is_a_clear_error(dovecot, make_runtime, sqlite_url) ->
                       mailbox=dovecot.settings(password="wrong"))
     with pytest.raises(MailboxError, match="login"):
         poll_once(rt)
+
+
+def test_move_mode_on_a_server_without_move(dovecot, make_runtime, sqlite_url, monkeypatch) -> None:
+    from imapclient import IMAPClient
+
+    real = IMAPClient.has_capability
+    monkeypatch.setattr(IMAPClient, "has_capability",
+                        lambda self, cap: cap.upper() != "MOVE" and real(self, cap))
+    dovecot.append([make_mail(f"Spørgsmål {i}", f"Hvordan gør jeg {i}?") for i in range(4)])
+    rt = make_runtime(database={"url": sqlite_url}, mailbox=dovecot.settings(mark="move"))
+    assert poll_once(rt).tickets == 4
+    assert dovecot.uids() == []  # copied, then deleted and expunged by UID
+    assert len(dovecot.uids(folder="Behandlet")) == 4
+    assert poll_once(rt).fetched == 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -29,7 +29,7 @@ def rt(make_settings, sqlite_url: str):
     settings = make_settings(database={"url": sqlite_url})
     engine = make_engine(sqlite_url)
     runtime = Runtime(settings=settings, engine=engine, sessions=make_sessionmaker(engine),
-                      now=lambda: datetime(2024, 4, 16, 8, 0, tzinfo=timezone.utc))
+                      now=lambda: datetime(2024, 4, 16, 8, 0, tzinfo=UTC))
     with runtime.sessions.begin() as session:
         sync_people(session, settings)
     yield runtime

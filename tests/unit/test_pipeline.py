@@ -6,7 +6,7 @@ The same behaviour against a real Dovecot is in tests/integration/test_ingest_do
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email import message_from_bytes
 
 import pytest
@@ -24,7 +24,7 @@ from app.settings import MailboxSettings
 from tests.conftest import free_port
 from tests.ingest_mails import make_mail
 
-ARRIVED = datetime(2024, 4, 16, 7, 45, tzinfo=timezone.utc)
+ARRIVED = datetime(2024, 4, 16, 7, 45, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -225,7 +225,7 @@ def test_a_run_takes_at_most_max_per_run_in_batches(make_rt) -> None:
 
 
 def test_arrival_time_is_internaldate_for_imap_and_the_date_header_for_import(rt: Runtime) -> None:
-    dated = datetime(2024, 6, 3, 10, 0, tzinfo=timezone.utc)
+    dated = datetime(2024, 6, 3, 10, 0, tzinfo=UTC)
     imported = ingest_raw(rt, make_mail(date=dated), source="import")
     polled = ingest_raw(rt, make_mail(date=dated), source="imap", received_at=ARRIVED,
                         mailbox="m", uidvalidity=1, uid=1)
@@ -241,3 +241,21 @@ def test_an_unreachable_server_is_a_clear_mailbox_error() -> None:
                                username="x", password="y", timeout=5)
     with pytest.raises(MailboxError, match="127.0.0.1"):
         IMAPClientMailbox(settings)
+
+
+def test_a_quarantined_mail_can_be_opened_as_a_ticket_later(rt: Runtime) -> None:
+    from app.ingest.store import open_ticket_for
+
+    real = rt.classifier
+    rt.__dict__["classifier"] = ExplodingClassifier(real)
+    raw = make_mail("BOOM: kan ikke udbetale", "Udbetalingen til plejefamilien fejler.",
+                    message_id="later@korsbaek.dk")
+    assert ingest_raw(rt, raw, source="imap").kind is MessageKind.QUARANTINED
+    rt.__dict__["classifier"] = real
+    now = datetime(2024, 4, 17, 9, 0, tzinfo=UTC)
+    with rt.sessions.begin() as session:
+        inbound = session.scalars(select(InboundMessage)).one()
+        ticket = open_ticket_for(session, rt, inbound, now)
+        assert inbound.kind == "ticket" and inbound.ticket_id == ticket.id
+        assert ticket.subject == "BOOM: kan ikke udbetale"
+        assert "plejefamilien" in inbound.text and ticket.requester == "anne.larsen@korsbaek.dk"
