@@ -23,8 +23,10 @@ from typing import Any
 from apscheduler.events import EVENT_SCHEDULER_STARTED
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
+from app.errors import ConfigError
+from app.models import OutboundMessage
 from app.runtime import Runtime, open_runtime
 from app.settings import Settings
 
@@ -175,9 +177,12 @@ def run_worker(runtime: Runtime, scheduler: BaseScheduler | None = None,
 
 
 def main(settings: Settings) -> None:
-    """The worker process's entry point."""
+    """The worker process's entry point; refuses to start on a database without the schema."""
     runtime = open_runtime(settings)
     try:
+        if not inspect(runtime.engine).has_table(OutboundMessage.__tablename__):
+            where = runtime.engine.url.render_as_string(hide_password=True)
+            raise ConfigError(f"{where}: no schema yet; run `dubu-triage init-db`")
         run_worker(runtime)
     finally:
         runtime.dispose()

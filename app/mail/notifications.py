@@ -104,10 +104,12 @@ def queue_acknowledgement(
         has_cpr=bool(inbound.has_cpr),
         organisation=settings.smtp.sender_name,
     )
+    # A mail without Message-ID got a made-up one (…@sha256.invalid): nothing to thread on.
+    parent = None if inbound.message_id.endswith(".invalid") else inbound.message_id
     return enqueue(
         session, settings, kind="ack", to=[inbound.sender], subject=subject, body_text=body,
-        ticket_id=ticket.id, in_reply_to=inbound.message_id,
-        references=list(inbound.references or []), automatic=True, now=now,
+        ticket_id=ticket.id, in_reply_to=parent,
+        references=list(inbound.references or []) if parent else [], automatic=True, now=now,
     )
 
 

@@ -195,3 +195,13 @@ def test_attachments_and_cc_are_sent(mail_runtime: Runtime, smtp_server) -> None
     assert mail["References"] == f"<{inbound.message_id}>"
     [part] = list(mail.iter_attachments())
     assert part.get_filename() == "fejl.pdf" and part.get_content() == data
+
+
+def test_no_threading_on_a_made_up_message_id(mail_runtime: Runtime, smtp_guard) -> None:
+    """A mail that had no Message-ID is acknowledged without pointing at an id it never had."""
+    with mail_runtime.sessions.begin() as session:
+        ticket, inbound = make_ticket(session)
+        inbound.message_id = f"{'ab' * 32}@sha256.invalid"
+        row = queue_acknowledgement(session, mail_runtime.settings, ticket, inbound, NOW)
+        assert row is not None
+        assert (row.in_reply_to, row.references) == (None, [])

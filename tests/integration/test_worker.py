@@ -138,3 +138,19 @@ def test_worker_process_sends_mail_and_stops_on_sigterm(make_settings, db_url: s
             process.wait()
     assert process.returncode == 0, stderr
     assert "worker started" in stderr and "worker stopped" in stderr
+
+
+def test_the_worker_refuses_a_database_without_schema(tmp_path: Path) -> None:
+    """Started before `init-db`, the worker says so and exits 2 instead of failing every job."""
+    from click.testing import CliRunner
+
+    from app.cli import main as cli
+
+    data = example_config()
+    data["instance"]["path"] = str(tmp_path / "instance")
+    data["database"]["url"] = f"sqlite:///{tmp_path / 'empty.db'}"
+    config = tmp_path / "config.toml"
+    config.write_text(tomli_w.dumps(data))
+    result = CliRunner().invoke(cli, ["--config", str(config), "worker"])
+    assert result.exit_code == 2
+    assert "dubu-triage init-db" in result.output
