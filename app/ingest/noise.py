@@ -65,7 +65,7 @@ CHALLENGE = re.compile(
     r"(?:challenge[- ]response|verify (?:that )?you are (?:a )?(?:human|real)|"
     r"(?:approve|verify) (?:your|this) (?:e-?mail|message) (?:to|before)|"
     r"added to (?:my|the) (?:approved senders|whitelist|guest list)|"
-    r"please (?:click|follow) .{0,40}(?:deliver|verify)|boxbe|bluebottle|spam ?arrest)",
+    r"boxbe|bluebottle|spam ?arrest)",
     re.IGNORECASE,
 )
 REPORT_TYPE = re.compile(r"report-type\s*=\s*\"?([\w-]+)", re.IGNORECASE)
@@ -188,6 +188,11 @@ def _check_autoreply(msg: ParsedMessage, own: tuple[str, ...]) -> str | None:
         return "header Precedence: auto_reply"
     if AUTOREPLY_SUBJECT.match(msg.subject):
         return f"subject {msg.subject[:60]!r}"
+    return None
+
+
+def _check_challenge(msg: ParsedMessage, own: tuple[str, ...]) -> str | None:
+    """A challenge-response mail ("verify you are human"), often dressed as a bounce."""
     challenge = CHALLENGE.search(f"{msg.subject}\n{msg.text[:3000]}")
     if challenge:
         return f"challenge-response mail ({challenge.group(0)!r})"
@@ -229,6 +234,7 @@ RULES: tuple[Rule, ...] = (
     Rule("loop", NoiseKind.LOOP, "our own mail came back", _check_loop),
     Rule("receipt", NoiseKind.RECEIPT, "read receipt or delivered notice", _check_receipt),
     Rule("calendar", NoiseKind.CALENDAR, "answer to a meeting invitation", _check_calendar),
+    Rule("challenge", NoiseKind.AUTOREPLY, "challenge-response mail", _check_challenge),
     Rule("bounce", NoiseKind.BOUNCE, "delivery failure", _check_bounce),
     Rule("spam", NoiseKind.SPAM, "spam or phishing", _check_spam),
     Rule("autoreply", NoiseKind.AUTOREPLY, "automatic answer", _check_autoreply),
