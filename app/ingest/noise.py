@@ -74,14 +74,18 @@ DAEMON = re.compile(
     r"^(?:mailer-daemon|postmaster|post_master|mail-daemon|maildaemon)(?:@|$)", re.IGNORECASE
 )
 DAEMON_NAME = re.compile(r"^(?:mail delivery (?:system|subsystem)|mailer-daemon)", re.IGNORECASE)
+# Footer phrases of bulk mail; only looked for at the very end of a mail that answers nothing,
+# and none that a person asking about unsubscribing someone would write ("afmeld Jens").
 UNSUBSCRIBE = re.compile(
-    r"(?:afmeld (?:dig|nyhedsbrev|abonnement)|afmeld\b|unsubscribe|"
+    r"(?:afmeld (?:dig|nyhedsbrev\w*|abonnement\w*|her)|unsubscribe (?:from|here|at|link)|"
+    r"to unsubscribe|/unsubscribe|"
     r"du modtager (?:denne|dette) (?:e-?mail|mail|nyhedsbrev|meddelelse|besked)|"
     r"you (?:are receiving|received) this (?:e-?mail|email|message|newsletter)|"
     r"ønsker du ikke (?:længere |flere )?at modtage|ikke længere ønsker at modtage|"
-    r"manage (?:your )?(?:subscription|email preferences)|opt[- ]out)",
+    r"manage (?:your )?(?:subscription|email preferences)|(?:to|here to) opt[- ]out)",
     re.IGNORECASE,
 )
+FOOTER_CHARS = 800
 REPLY_PREFIX = re.compile(r"^\s*(?:re|sv|aw|vs|fw|fwd|wg|videresendt)\s*:", re.IGNORECASE)
 
 
@@ -217,7 +221,7 @@ def _check_newsletter(msg: ParsedMessage, own: tuple[str, ...]) -> str | None:
     if precedence in ("bulk", "list", "junk"):
         return f"header Precedence: {precedence}"
     if not REPLY_PREFIX.match(msg.subject) and _bulkish(msg):
-        found = UNSUBSCRIBE.search(msg.text[-4000:])
+        found = UNSUBSCRIBE.search(msg.text[-FOOTER_CHARS:])
         if found:
             return f"unsubscribe text {found.group(0)!r}"
     return None

@@ -276,3 +276,15 @@ def test_dubu_dev_noise_is_found_with_its_kind_and_people_are_never_noise():
             assert found.reason
         else:
             assert found is None, (row["file"], found)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Hej\n\nKan I afmeld Jens fra DUBU-kurset på torsdag?\n\nMvh\nPia",
+        "Hi,\n\nHow do I unsubscribe a family from Digital Post letters in DUBU?\n\nOliver",
+        "Hej\n\nKan borgeren opt-out af Digital Post, og hvordan ser vi det i DUBU?",
+    ],
+)
+def test_a_person_asking_about_unsubscribing_is_not_a_newsletter(body):
+    assert verdict(make_message(body, Subject="Spørgsmål om afmelding")) is None
