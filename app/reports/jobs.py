@@ -17,12 +17,14 @@ from apscheduler.triggers.cron import CronTrigger
 from app.reports.digest import send_hypercare_digest
 from app.reports.retention import run_retention
 from app.reports.sending import send_weekly_report
+from app.reports.weekly import week_containing
 from app.runtime import Runtime
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
 WEEKLY_JOB_ID = "reports.weekly"
+CATCH_UP_JOB_ID = "reports.weekly_catch_up"
 DIGEST_JOB_ID = "reports.hypercare_digest"
 RETENTION_JOB_ID = "reports.retention"
 MISFIRE_GRACE = 6 * 3600  # a worker restarted within six hours still sends the morning's mail
@@ -56,6 +58,21 @@ def retention_trigger(settings: Settings) -> CronTrigger:
                        timezone=ZoneInfo(settings.instance.timezone))
 
 
+def weekly_catch_up(runtime: Runtime) -> str | None:
+    """At worker start: send last week's report if this week's time passed while it was down.
+
+    The cron trigger forgives a late start only within MISFIRE_GRACE; a worker down over the
+    whole of Monday morning would otherwise skip a week. JobRun keeps this from sending twice.
+    """
+    settings, now = runtime.settings, runtime.now()
+    zone = ZoneInfo(settings.instance.timezone)
+    monday = week_containing(now, settings.instance.timezone).first_day
+    due = weekly_trigger(settings).get_next_fire_time(None, datetime.combine(monday, time(0), zone))
+    if due is None or now < due:
+        return None
+    return send_weekly_report(runtime)
+
+
 def retention_job(runtime: Runtime) -> int:
     """The worker's daily retention run; the number of tickets deleted."""
     with runtime.sessions.begin() as session:
@@ -72,6 +89,9 @@ def register_jobs(scheduler: Any, runtime: Runtime) -> None:
                "misfire_grace_time": MISFIRE_GRACE}
     scheduler.add_job(send_weekly_report, weekly_trigger(settings), args=[runtime],
                       id=WEEKLY_JOB_ID, name="weekly escalation report", **options)
+    scheduler.add_job(weekly_catch_up, "date", args=[runtime], id=CATCH_UP_JOB_ID,
+                      name="weekly report catch-up", max_instances=1, coalesce=True,
+                      replace_existing=True, misfire_grace_time=None)
     digest = digest_trigger(settings)
     if digest is not None:
         scheduler.add_job(send_hypercare_digest, digest, args=[runtime],

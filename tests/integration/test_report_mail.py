@@ -135,3 +135,16 @@ def test_configured_recipients_replace_the_default(make_settings: Any, runtime: 
         row = session.scalars(select(OutboundMessage)).one()
     assert row.to_addrs == ["ledelse@korsbaek.dk"] and row.kind == "weekly_report"
     assert row.subject == "DUBU-support: eskalationsrapport for uge 16 2024 (15.04.2024–21.04.2024)"
+
+
+def test_worker_started_late_catches_up_once(runtime: Runtime, smtp_server: Any) -> None:
+    """A worker down all Monday sends last week's report when it starts; not before Monday
+    07:00, and not again when the regular job already sent it."""
+    from app.reports.jobs import CATCH_UP_JOB_ID
+
+    job = scheduled(runtime)[CATCH_UP_JOB_ID]
+    assert fire(runtime, job, datetime(2024, 4, 22, 6, 59, tzinfo=CPH)) is None  # not due yet
+    assert fire(runtime, job, datetime(2024, 4, 24, 10, tzinfo=CPH)) == "2024-W16"
+    assert fire(runtime, job, datetime(2024, 4, 25, 10, tzinfo=CPH)) is None  # sent already
+    assert send_pending(runtime).sent == 1
+    assert "uge 16 2024" in smtp_server.wait_for(1)[0]["Subject"]
