@@ -1,10 +1,13 @@
 """Spam and phishing: a spam filter's verdict in the headers, or the marks of phishing.
 
 Header verdicts (SpamAssassin's X-Spam-Flag/X-Spam-Status, Exchange's SCL and Forefront
-report) decide on their own. Without one, phishing needs content evidence (a look-alike
-sender domain, or credential/payment bait phrases) plus at least one more mark (HTML-only
-body, a "RE:" with nothing it replies to, Reply-To elsewhere, failed SPF/DKIM/DMARC). Mail
-from our own domain is never judged by content, so a colleague's mail cannot be taken for it.
+report) decide on their own. Without one, phishing needs either a sender domain that spells
+its display name's brand with look-alike letters (netcornpany) plus one more mark, or three
+marks of which one is content (our name inside a foreign domain, credential/payment bait
+phrases); the other marks are an HTML-only body, a "RE:" with nothing it replies to, Reply-To
+elsewhere and failed SPF/DKIM/DMARC. A legitimate HTML-only password notice, or a school's
+korsbaek-skole.dk domain, is one or two marks: not enough. Mail from our own domain is never
+judged by content, so a colleague's mail cannot be taken for it.
 """
 
 from __future__ import annotations
@@ -77,16 +80,24 @@ def _variants(word: str) -> set[str]:
     return {f for f in forms if f.isascii()}
 
 
-def lookalike(msg: ParsedMessage, own_domains: set[str]) -> str | None:
-    """Evidence that the sender's domain imitates ours or the brand in its display name."""
+def imitates_own_domain(msg: ParsedMessage, own_domains: set[str]) -> str | None:
+    """The sender's domain contains our domain's name but is not ours (korsbaek-dk.com).
+
+    Weak on its own: the municipality's own institutions may have such domains.
+    """
     domain = _domain(msg.from_addr)
-    labels = [p for p in re.split(r"[.-]", domain) if len(p) >= 4]
     for own in own_domains:
         base = own.split(".")[0]
         if len(base) >= 4 and base in domain and domain != own and not domain.endswith(f".{own}"):
             return f"sender domain {domain} imitates {own}"
-    words = [w for w in re.split(r"[^\w]+", msg.from_name) if len(w) >= 5]
-    for word in words:
+    return None
+
+
+def imitates_display_name(msg: ParsedMessage) -> str | None:
+    """The sender's domain spells the display name's brand with look-alike letters."""
+    domain = _domain(msg.from_addr)
+    labels = [p for p in re.split(r"[.-]", domain) if len(p) >= 4]
+    for word in (w for w in re.split(r"[^\w]+", msg.from_name) if len(w) >= 5):
         for form in _variants(word):
             for label in labels:
                 if label != form and _homoglyph(label) == _homoglyph(form):
@@ -95,22 +106,26 @@ def lookalike(msg: ParsedMessage, own_domains: set[str]) -> str | None:
 
 
 def phishing_evidence(msg: ParsedMessage, own: tuple[str, ...]) -> str | None:
-    """The marks of phishing when there is content evidence and at least one more mark."""
+    """The marks of phishing: a look-alike brand plus one more mark, or three marks of which
+    one is content (our name in a foreign domain, or bait phrases)."""
     own_domains = {_domain(a) for a in own} - {""}
     sender = _domain(msg.from_addr)
     if sender and any(sender == d or sender.endswith(f".{d}") for d in own_domains):
         return None
-    content = [lookalike(msg, own_domains)]
+    strong = imitates_display_name(msg)
     bait = BAIT.search(f"{msg.subject}\n{msg.text[:5000]}")
-    content.append(f"bait phrase {bait.group(0)!r}" if bait else None)
+    content = [
+        imitates_own_domain(msg, own_domains),
+        f"bait phrase {bait.group(0)!r}" if bait else None,
+    ]
     marks = [
         "HTML-only body" if msg.content_type == "text/html" else None,
         "a reply to nothing" if _fake_reply(msg) else None,
         _reply_elsewhere(msg, sender),
         _auth_failure(msg),
     ]
-    found = [m for m in content + marks if m]
-    if any(content) and len(found) >= 2:
+    found = [m for m in [strong, *content, *marks] if m]
+    if (strong and len(found) >= 2) or (any(content) and len(found) >= 3):
         return "phishing: " + "; ".join(found)
     return None
 

@@ -288,3 +288,14 @@ def test_dubu_dev_noise_is_found_with_its_kind_and_people_are_never_noise():
 )
 def test_a_person_asking_about_unsubscribing_is_not_a_newsletter(body):
     assert verdict(make_message(body, Subject="Spørgsmål om afmelding")) is None
+
+
+def test_legitimate_html_notices_are_not_phishing():
+    """One or two marks are not enough: a real password notice, a school's own domain."""
+    notice = make_message(PHISH, From="Netcompany <noreply@netcompany.com>",
+                          Subject="Din adgangskode udløber", Content_Type="text/html; charset=utf-8")
+    assert verdict(notice) is None
+    school = make_message("<p>Vi har et spørgsmål om en elev.</p>",
+                          From="Korsbæk Skole <kontor@korsbaek-skole.dk>",
+                          Content_Type="text/html; charset=utf-8")
+    assert verdict(school) is None
