@@ -122,9 +122,11 @@ def rules_group() -> None:
 def rules_check_command(ctx: click.Context, folder: Path | None, labels: Path | None) -> None:
     """Validate the rules; with a labelled FOLDER, print what each rule matched there."""
     from app.triage.rulecheck import check_rules
+    from app.triage.rules import resolve_rules_dir
 
     settings = get_settings(ctx)
-    for line in check_rules(settings.triage.rules_dir, folder, labels):
+    rules_dir = resolve_rules_dir(settings.triage.rules_dir, settings.source)
+    for line in check_rules(rules_dir, folder, labels):
         click.echo(line)
 
 

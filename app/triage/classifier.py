@@ -22,7 +22,7 @@ from app.errors import DubuTriageError
 from app.settings import Settings
 from app.triage.model import TriageModel, load_model
 from app.triage.normalise import classifier_text
-from app.triage.rules import Rule, RuleHit, fire, load_rules
+from app.triage.rules import Rule, RuleHit, fire, load_rules, resolve_rules_dir
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +176,7 @@ def _readable(feature: str) -> str:
 
 def load_classifier(settings: Settings) -> Classifier:
     """The rules from settings.triage.rules_dir and the model file, if there is a usable one."""
-    rules = load_rules(settings.triage.rules_dir)
+    rules = load_rules(resolve_rules_dir(settings.triage.rules_dir, settings.source))
     model: TriageModel | None = None
     path = Path(settings.model_path)
     if path.exists():

@@ -24,7 +24,7 @@ from app.runtime import Runtime
 from app.settings import Settings
 from app.triage.classifier import Classifier, load_classifier
 from app.triage.metrics import Outcome, summarise
-from app.triage.rules import load_rules
+from app.triage.rules import load_rules, resolve_rules_dir
 from app.triage.training import (
     Example,
     folds,
@@ -165,7 +165,7 @@ def _cross_validated(
     settings: Settings, folder: Path, labels: Path | None, mails: list[LabelledMail], k: int
 ) -> dict:
     """K folds by thread; each fold's pipeline uses a model trained on the other folds."""
-    rules = load_rules(settings.triage.rules_dir)
+    rules = load_rules(resolve_rules_dir(settings.triage.rules_dir, settings.source))
     examples = {e.group: e for e in load_examples(folder, labels)}
     groups = [thread_root(m.row, {x.file: x.row for x in mails}) for m in mails]
     outcomes: list[Outcome] = []

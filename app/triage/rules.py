@@ -204,6 +204,20 @@ def load_rules(folder: str | Path) -> tuple[Rule, ...]:
     return tuple(rules)
 
 
+def resolve_rules_dir(folder: str | Path, config_source: str = "") -> Path:
+    """Where a configured rules folder is: an absolute path as it is; a relative one is looked
+    for in the working directory, then beside the configuration file, then in the project
+    (next to the `app` package), so the service finds its rules wherever it is started."""
+    path = Path(folder).expanduser()
+    if path.is_absolute():
+        return path
+    candidates = [Path.cwd() / path]
+    if config_source and Path(config_source).is_file():
+        candidates.append(Path(config_source).resolve().parent / path)
+    candidates.append(Path(__file__).resolve().parents[2] / path)
+    return next((c for c in candidates if c.is_dir()), candidates[0])
+
+
 def fire(rules: tuple[Rule, ...], subject: str, text: str) -> list[RuleHit]:
     """The hits of every rule on one mail."""
     mail = MailText.of(subject, text)

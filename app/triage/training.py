@@ -28,7 +28,7 @@ from app.settings import Settings
 from app.triage.classifier import Classifier
 from app.triage.model import TriageModel, fit_model, load_model, save_model
 from app.triage.normalise import classifier_text
-from app.triage.rules import Rule, load_rules
+from app.triage.rules import Rule, load_rules, resolve_rules_dir
 
 CATEGORIES = ("question", "fault", "change_request")
 
@@ -224,7 +224,7 @@ def train_and_save(
     examples = _dedupe(examples + corrections)
     if len({e.category for e in examples}) < 2:
         raise DubuTriageError("too few labelled examples to train a model")
-    rules = load_rules(settings.triage.rules_dir)
+    rules = load_rules(resolve_rules_dir(settings.triage.rules_dir, settings.source))
     new_figures = cross_validate(examples, rules, settings.triage.abstain_below, k)
     path = Path(settings.model_path)
     old_figures, notes = _old_figures(path)

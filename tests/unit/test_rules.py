@@ -135,3 +135,13 @@ def test_shipped_critical_rules_stay_quiet_on_ordinary_mail() -> None:
     rules = load_rules(ROOT / "routing_rules")
     hits = fire(rules, "Lynguide til underretninger?", "Hvor finder jeg guiden til underretninger?")
     assert not any(h.rule.label == "critical" for h in hits)
+
+
+def test_relative_rules_folder_is_found_from_anywhere(tmp_path: Path, monkeypatch) -> None:
+    """Started outside the project, the default 'routing_rules' still means the project's."""
+    from app.triage.rules import resolve_rules_dir
+
+    monkeypatch.chdir(tmp_path)
+    assert resolve_rules_dir("routing_rules") == ROOT / "routing_rules"
+    (tmp_path / "routing_rules").mkdir()
+    assert resolve_rules_dir("routing_rules") == tmp_path / "routing_rules"  # the working dir first
