@@ -12,6 +12,8 @@ import ssl
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from email.charset import QP, Charset
+from email.mime.text import MIMEText
 from email.utils import formataddr
 from typing import Any, Protocol
 
@@ -96,6 +98,20 @@ class _TimedConnection(Connection):
             self.host = None
 
 
+class _Message(Message):
+    """Flask-Mail's message with text parts in quoted-printable.
+
+    Flask-Mail sends UTF-8 text as raw 8bit; a long paragraph (common in text made from HTML
+    mail, which a forward carries) then breaks the 998-character line limit of RFC 5322.
+    """
+
+    def _mimetext(self, text: str | None, subtype: str = "plain") -> MIMEText:
+        """A text part, UTF-8, quoted-printable."""
+        charset = Charset("utf-8")
+        charset.body_encoding = QP
+        return MIMEText(text or "", _subtype=subtype, _charset=charset)  # type: ignore[arg-type]
+
+
 def from_header(settings: Settings) -> str:
     """Our From address, the name quoted or encoded.
 
@@ -131,7 +147,7 @@ def build_message(mail: Outgoing, settings: Settings) -> Message:
         headers["In-Reply-To"] = f"<{mail.in_reply_to}>"
     if mail.references:
         headers["References"] = " ".join(f"<{ref}>" for ref in mail.references)
-    message = Message(
+    message = _Message(
         subject=mail.subject,
         recipients=list(mail.to),
         cc=list(mail.cc),

@@ -91,3 +91,19 @@ def test_built_message_carries_our_headers_and_attachments(korsbaek: Settings) -
     files = list(msg.iter_attachments())
     assert [f.get_filename() for f in files] == ["skærmbillede.png"]
     assert files[0].get_content() == b"\x89PNG\r\n"
+
+
+def test_long_lines_and_danish_letters_survive_the_line_limit(korsbaek: Settings) -> None:
+    """A 3,000-character paragraph goes out in lines within RFC 5322's limit, and reads back."""
+    paragraph = "Barnets handleplan kan ikke gemmes, og fejlen kommer igen og igen. " * 45
+    outgoing = Outgoing(
+        message_id="dubu-triage.DUBU-6.forward_nc.abc@korsbaek.dk", to=("sd@netcompany.example",),
+        cc=(), subject="DUBU-6: Fejl", body_text=f"Før:\n{paragraph}\nÆØÅ æøå\n", body_html=None,
+        in_reply_to=None, references=(), extra_headers=(),
+    )
+    with mail_app(korsbaek).app_context():
+        raw = build_message(outgoing, korsbaek).as_bytes()
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+    msg = message_from_bytes(raw, policy=policy.default)
+    text = msg.get_body(("plain",)).get_content()
+    assert text.replace("\r\n", "\n") == outgoing.body_text  # CRLF is SMTP's line ending
