@@ -179,3 +179,24 @@ def test_dash_dash_name_signs_off():
 def test_a_writers_own_rule_of_underscores_is_not_a_quote():
     text = f"{QUESTION}\n\n____________________\n\nSagsnummer: 2024-113\nFrist: fredag"
     assert "Sagsnummer: 2024-113" in extract_new_text(text)
+
+
+@pytest.mark.parametrize(
+    "quote_html",
+    [
+        '<div style="border-top:solid #E1E1E1 1.0pt"><p><b>Fra:</b> Pia Lauridsen '
+        "&lt;pla@korsbaek.dk&gt;<br><b>Sendt:</b> 3. april 2024 10:12<br><b>Til:</b> DUBU "
+        "postkasse<br><b>Emne:</b> Ny plejefamilie</p></div><p>{original}</p>",
+        '<div class="gmail_quote"><div>Den ons. 3. apr. 2024 kl. 10.12 skrev Pia Lauridsen '
+        "&lt;pla@korsbaek.dk&gt;:</div><blockquote><p>{original}</p></blockquote></div>",
+    ],
+)
+def test_html_only_replies_lose_their_quote(quote_html):
+    html = f"<html><body><p>Hej</p><p>{QUESTION}</p>{quote_html.format(original=ORIGINAL)}</body></html>"
+    raw = ("From: a@korsbaek.dk\nSubject: SV: Ny plejefamilie\nContent-Type: text/html; "
+           f"charset=utf-8\n\n{html}").encode()
+    msg = parse_message(raw)
+    assert ORIGINAL in msg.text
+    assert ORIGINAL not in msg.new_text
+    assert QUESTION in msg.new_text
+    assert ORIGINAL in quoted_text(msg.text)
