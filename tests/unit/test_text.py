@@ -184,11 +184,11 @@ def test_a_writers_own_rule_of_underscores_is_not_a_quote():
 @pytest.mark.parametrize(
     "quote_html",
     [
-        '<div style="border-top:solid #E1E1E1 1.0pt"><p><b>Fra:</b> Pia Lauridsen '
+        ('<div style="border-top:solid #E1E1E1 1.0pt"><p><b>Fra:</b> Pia Lauridsen '
         "&lt;pla@korsbaek.dk&gt;<br><b>Sendt:</b> 3. april 2024 10:12<br><b>Til:</b> DUBU "
-        "postkasse<br><b>Emne:</b> Ny plejefamilie</p></div><p>{original}</p>",
-        '<div class="gmail_quote"><div>Den ons. 3. apr. 2024 kl. 10.12 skrev Pia Lauridsen '
-        "&lt;pla@korsbaek.dk&gt;:</div><blockquote><p>{original}</p></blockquote></div>",
+        "postkasse<br><b>Emne:</b> Ny plejefamilie</p></div><p>{original}</p>"),
+        ('<div class="gmail_quote"><div>Den ons. 3. apr. 2024 kl. 10.12 skrev Pia Lauridsen '
+        "&lt;pla@korsbaek.dk&gt;:</div><blockquote><p>{original}</p></blockquote></div>"),
     ],
 )
 def test_html_only_replies_lose_their_quote(quote_html):
