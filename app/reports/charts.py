@@ -52,13 +52,14 @@ def _bars(axes: object, labels: list[str], values: list[float], color: str) -> N
     axes.set_yticks(list(positions), labels)  # type: ignore[attr-defined]
     axes.invert_yaxis()  # type: ignore[attr-defined]
     axes.bar_label(bars, padding=3)  # type: ignore[attr-defined]
+    axes.margins(x=0.15)  # type: ignore[attr-defined]  # room for the value labels
     axes.spines[["top", "right"]].set_visible(False)  # type: ignore[attr-defined]
     axes.xaxis.get_major_locator().set_params(integer=True)  # type: ignore[attr-defined]
 
 
 def tickets_chart(report: WeeklyReport, fmt: ReportFormat) -> Chart:
     """New tickets of the week by category and by topic."""
-    figure = Figure(figsize=(8, 3.6))
+    figure = Figure(figsize=(9, 3.6), layout="constrained")
     left, right = figure.subplots(1, 2, width_ratios=[1, 1.3])
     _bars(left, [fmt.category(k) for k in report.by_category],
           list(report.by_category.values()), BLUE)
@@ -71,7 +72,7 @@ def tickets_chart(report: WeeklyReport, fmt: ReportFormat) -> Chart:
 
 def backlog_chart(report: WeeklyReport) -> Chart:
     """Open tickets at the end of the week by age."""
-    figure = Figure(figsize=(6, 2.8))
+    figure = Figure(figsize=(6, 2.8), layout="constrained")
     axes = figure.subplots()
     _bars(axes, list(report.backlog), list(report.backlog.values()), ORANGE)
     axes.set_title(f"Åbne sager ved ugens slutning: {report.backlog_total}")
@@ -82,7 +83,7 @@ def backlog_chart(report: WeeklyReport) -> Chart:
 
 def response_chart(report: WeeklyReport) -> Chart:
     """Median and 90th percentile of time to first response and to resolution, in hours."""
-    figure = Figure(figsize=(6, 2.8))
+    figure = Figure(figsize=(6, 2.8), layout="constrained")
     axes = figure.subplots()
     groups = [("Første svar", report.first_response), ("Løsning", report.resolution)]
     medians = [s.median_hours or 0.0 for _, s in groups]
