@@ -22,11 +22,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.settings import settings_from_dict  # noqa: E402
-from app.triage.classifier import load_classifier  # noqa: E402
-from app.triage.model import save_model  # noqa: E402
-from app.triage.rules import load_rules  # noqa: E402
-from app.triage.training import load_examples, shipped_folder, train  # noqa: E402
+from app.settings import settings_from_dict
+from app.triage.classifier import load_classifier
+from app.triage.model import save_model
+from app.triage.rules import load_rules
+from app.triage.training import load_examples, shipped_folder, train
 
 
 def main() -> None:

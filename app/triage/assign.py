@@ -22,7 +22,7 @@ def open_ticket_counts(session: Session) -> dict[int, int]:
         .where(Ticket.assignee_id.is_not(None), Ticket.status.not_in(CLOSED_STATUSES))
         .group_by(Ticket.assignee_id)
     )
-    return {assignee: count for assignee, count in rows}
+    return {int(assignee): int(count) for assignee, count in rows if assignee is not None}
 
 
 def candidates(session: Session) -> list[Candidate]:

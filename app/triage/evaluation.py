@@ -9,7 +9,7 @@ model trained on the other folds' questions, faults and change requests only.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.parser import BytesParser
 from email.policy import compat32
 from email.utils import parsedate_to_datetime
@@ -54,12 +54,12 @@ def _arrival(raw: bytes, fallback: datetime) -> datetime:
         moment = None
     if moment is None:
         return fallback
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def read_folder(folder: Path, labels: Path | None = None) -> list[LabelledMail]:
     """The labelled mails of a folder, oldest first (file name breaks ties)."""
-    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
     mails = []
     for row in read_labels(folder, labels):
         raw = (folder / row["file"]).read_bytes()
@@ -85,7 +85,7 @@ def run_pipeline(settings: Settings, classifier: Classifier, mails: list[Labelle
     from app.ingest.pipeline import ingest_raw  # the ingest area owns the pipeline
 
     runtime = _throwaway_runtime(settings, classifier)
-    clock = {"now": datetime.now(timezone.utc)}
+    clock = {"now": datetime.now(UTC)}
     runtime.now = lambda: clock["now"]  # the pipeline's clock follows the mails' own dates
     stored: dict[str, tuple[str, int | None]] = {}
     try:
@@ -108,7 +108,7 @@ def _outcomes(
         messages = {m.ticket_id: m for m in session.scalars(select(InboundMessage)) if m.kind == "ticket"}
         for mail in mails:
             kind, ticket_id = stored[mail.file]
-            ticket = tickets.get(ticket_id) if kind == "ticket" else None
+            ticket = tickets.get(ticket_id) if kind == "ticket" and ticket_id is not None else None
             outcomes.append(
                 Outcome(
                     file=mail.file, row=mail.row, kind=kind, ticket_id=ticket_id,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,10 @@ import joblib
 import numpy as np
 import sklearn
 from scipy import sparse
-from threadpoolctl import threadpool_limits
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
+from threadpoolctl import threadpool_limits
 
 from app.errors import DubuTriageError
 from app.triage.normalise import fold, stems
@@ -33,21 +34,14 @@ HEADS = ("category", "topic", "severity")
 # Stop words carry no intent; folded, since features are folded.
 _STOP = frozenset(
     fold(w)
-    for w in (
-        "og i jeg det at en den til er som på de med han af for ikke der var mig sig men et har om "
-        "vi min havde ham hun nu over da fra du ud sin dem os op man hans hvor eller hvad skal selv "
-        "her alle vil blev kunne ind når være dog noget ville jo deres efter ned skulle denne end "
-        "dette mit også under have dig anden hende mine alt meget sit sine vor mod disse hvis din "
-        "nogle hos blive mange ad bliver hendes været thi jer sådan hej mvh venlig hilsen tak "
-        "the a an and or of to in is it for on that this with be are was i you we"
-    ).split()
+    for w in ["og", "i", "jeg", "det", "at", "en", "den", "til", "er", "som", "på", "de", "med", "han", "af", "for", "ikke", "der", "var", "mig", "sig", "men", "et", "har", "om", "vi", "min", "havde", "ham", "hun", "nu", "over", "da", "fra", "du", "ud", "sin", "dem", "os", "op", "man", "hans", "hvor", "eller", "hvad", "skal", "selv", "her", "alle", "vil", "blev", "kunne", "ind", "når", "være", "dog", "noget", "ville", "jo", "deres", "efter", "ned", "skulle", "denne", "end", "dette", "mit", "også", "under", "have", "dig", "anden", "hende", "mine", "alt", "meget", "sit", "sine", "vor", "mod", "disse", "hvis", "din", "nogle", "hos", "blive", "mange", "ad", "bliver", "hendes", "været", "thi", "jer", "sådan", "hej", "mvh", "venlig", "hilsen", "tak", "the", "a", "an", "and", "or", "of", "to", "in", "is", "it", "for", "on", "that", "this", "with", "be", "are", "was", "i", "you", "we"]
 )
 
 
 def stem_features(doc: str) -> list[str]:
     """Stems of a document (stop words out) and pairs of neighbouring stems."""
     tokens = [s for s in stems(doc) if s not in _STOP and not s.isdigit()]
-    return tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:])]
+    return tokens + [f"{a} {b}" for a, b in pairwise(tokens)]
 
 
 def build_features() -> FeatureUnion:

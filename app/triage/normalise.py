@@ -53,6 +53,6 @@ def classifier_text(subject: str, text: str) -> str:
 
     Reply prefixes are dropped from the subject, since they say nothing about the request.
     """
-    subject = re.sub(r"^\s*((re|sv|vs|fw|fwd|aw|videresendt)\s*:\s*)+", "", subject or "", flags=re.I)
+    subject = re.sub(r"^\s*((re|sv|vs|fw|fwd|aw|videresendt)\s*:\s*)+", "", subject or "", flags=re.IGNORECASE)
     body = (text or "")[:MAX_TEXT_CHARS]
     return f"{subject}\n{subject}\n{body}"

@@ -11,10 +11,10 @@ from collections import Counter
 from pathlib import Path
 
 from app.triage.rules import Rule, fire, load_rules
-from app.triage.training import CATEGORIES, load_examples
+from app.triage.training import CATEGORIES, Example, load_examples
 
 
-def _labelled(rule: Rule, example) -> str:
+def _labelled(rule: Rule, example: Example) -> str:
     """The example's label for the rule's field (severity counts for faults only)."""
     if rule.field == "severity" and example.category != "fault":
         return "normal"
@@ -31,7 +31,7 @@ def check_rules(rules_dir: str | Path, folder: Path | None = None,
     if folder is None:
         return lines
     examples = load_examples(folder, labels)
-    hits = {rule.name: [] for rule in rules}
+    hits: dict[str, list[tuple[Example, str]]] = {rule.name: [] for rule in rules}
     for example in examples:
         for hit in fire(rules, example.subject, example.text):
             hits[hit.rule.name].append((example, hit.matched))

@@ -149,14 +149,14 @@ def _calibration(
             seen["category"].append((got.category_confidence, got.category == examples[i].category))
             seen["topic"].append((got.topic_confidence, got.topic == examples[i].topic))
     calibration = {}
-    for field, pairs in seen.items():
+    for name, pairs in seen.items():
         right = [ok for _, ok in pairs]
         if all(right) or not any(right):
             continue  # nothing to learn the shape from
         raw = np.clip([c for c, _ in pairs], 1e-6, 1 - 1e-6)
         x = np.log(raw / (1 - raw)).reshape(-1, 1)
         platt = LogisticRegression(C=100.0).fit(x, right)
-        calibration[field] = (float(platt.coef_[0][0]), float(platt.intercept_[0]))
+        calibration[name] = (float(platt.coef_[0][0]), float(platt.intercept_[0]))
     return calibration
 
 
@@ -211,7 +211,7 @@ def better(new: dict[str, float], old: dict[str, float] | None) -> bool:
         return True
     if new.get("critical_recall", 0.0) < old.get("critical_recall", 0.0):
         return False
-    score = lambda f: f.get("category_macro_f1", 0.0) + f.get("topic_accuracy", 0.0)  # noqa: E731
+    score = lambda f: f.get("category_macro_f1", 0.0) + f.get("topic_accuracy", 0.0)
     return score(new) >= score(old) - 1e-9
 
 
