@@ -10,10 +10,11 @@ from pathlib import Path
 
 import tomli_w
 from click.testing import CliRunner
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.cli import main
-from app.models import Correction, Ticket
+from app.models import Correction, OutboundMessage, Ticket
 from app.reports.collect import build_weekly_report
 from app.reports.render import render_text
 from app.reports.weekly import parse_week
@@ -149,3 +150,11 @@ def test_cli_prints_the_week_as_csv_text_and_html(runtime: Runtime, tmp_path: Pa
     assert html.output.startswith("<!doctype html>") and "NC-654321" in html.output
     bad = runner.invoke(main, ["--config", config, "report", "weekly", "--week", "16"])
     assert bad.exit_code == 2 and "2024-W16" in bad.output
+    sent = runner.invoke(main, ["--config", config, "report", "weekly", "--week", "2024-W16",
+                                "--send"])
+    assert sent.exit_code == 0 and "queued" in sent.output
+    with runtime.sessions() as session:
+        mail = session.scalars(select(OutboundMessage)
+                               .where(OutboundMessage.kind == "weekly_report")).one()
+    assert mail.to_addrs == ["birgitte.holm@korsbaek.dk", "mads.kjaer@korsbaek.dk"]
+    assert "NC-654321" in mail.body_text
