@@ -6,8 +6,8 @@ Run from the project root:
     .venv/bin/python benchmarks/outbox_send.py --mails 2000 --senders 2
     .venv/bin/python benchmarks/outbox_send.py --database-url postgresql+psycopg://postgres@127.0.0.1/DB
 
-It makes a fresh database (SQLite in a temporary folder unless --database-url names an empty,
-migrated one), queues N Danish acknowledgement-sized mails with `enqueue` in one transaction,
+It uses a fresh SQLite database in a temporary folder, or the (empty) database --database-url
+names, migrated first; it queues N Danish acknowledgement-sized mails with `enqueue` in one transaction,
 then times `send_pending` draining them through one SMTP connection per sender into an
 in-process aiosmtpd on the loopback interface. Each mail is claimed, sent and marked sent in
 its own transactions, as in production, so the figure is the outbox's cost, not the network's.
@@ -94,8 +94,7 @@ def main() -> None:
             "instance": {"path": folder}, "database": {"url": url},
             "smtp": {"host": "127.0.0.1", "port": port, "security": "none"}})
         engine = make_engine(url)
-        if not args.database_url:
-            init_db(engine)
+        init_db(engine)  # create, or upgrade an existing one
         engines = [engine] + [make_engine(url) for _ in range(args.senders - 1)]
         runtimes = [Runtime(settings, e, make_sessionmaker(e), now=lambda: datetime.now(UTC))
                     for e in engines]
