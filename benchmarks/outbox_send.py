@@ -6,11 +6,12 @@ Run from the project root:
     .venv/bin/python benchmarks/outbox_send.py --mails 2000 --senders 2
     .venv/bin/python benchmarks/outbox_send.py --database-url postgresql+psycopg://postgres@127.0.0.1/DB
 
-It uses a fresh SQLite database in a temporary folder, or the (empty) database --database-url
-names, migrated first; it queues N Danish acknowledgement-sized mails with `enqueue` in one transaction,
-then times `send_pending` draining them through one SMTP connection per sender into an
-in-process aiosmtpd on the loopback interface. Each mail is claimed, sent and marked sent in
-its own transactions, as in production, so the figure is the outbox's cost, not the network's.
+It uses a fresh SQLite database in a temporary folder, or the (empty) database that
+--database-url names, migrated first. It queues N Danish acknowledgement-sized mails with
+`enqueue` in one transaction, then times `send_pending` draining them through one SMTP
+connection per sender into an in-process aiosmtpd on the loopback interface. Each mail is
+claimed in a transaction of its own and marked sent in the next, as in production, so the
+figure is the outbox's cost, not the network's.
 """
 
 from __future__ import annotations
