@@ -65,9 +65,8 @@ def test_reclassify_reply_and_status(runtime) -> None:
 def test_system_owner_reads_but_cannot_act(runtime) -> None:
     with runtime.sessions.begin() as s:
         tid = make_ticket(s).id
-    with runtime.sessions.begin() as s:
-        with pytest.raises(PermissionDeniedError):
-            ticket_actions.add_note(s, person(s, OWNER), tid, "hej", now=T0)
+    with runtime.sessions.begin() as s, pytest.raises(PermissionDeniedError):
+        ticket_actions.add_note(s, person(s, OWNER), tid, "hej", now=T0)
     with runtime.sessions() as s:
         assert s.scalar(select(func.count()).where(AuditEvent.action == "action_refused")) == 1
 
@@ -112,3 +111,21 @@ def test_forward_refused_without_the_right(runtime) -> None:
         refused = s.scalars(select(AuditEvent).where(AuditEvent.action == "forward_refused").order_by(AuditEvent.id)).all()
         assert [e.actor for e in refused] == [PETER, LENE]
         assert s.scalar(select(func.count(Forward.id))) == 0
+
+
+def test_restore_noise_as_ticket(runtime) -> None:
+    from tests.web.factories import make_message
+
+    with runtime.sessions.begin() as s:
+        mid = make_message(s, kind="noise", subject="Fraværende: kan ikke gemme underretning",
+                           text="Jeg kan ikke gemme en underretning, DUBU giver fejl.\n",
+                           noise_kind="autoreply", noise_reason="subject").id
+    with runtime.sessions.begin() as s:
+        ticket = ticket_actions.restore(s, runtime, person(s, LENE), mid, now=T0)
+        tid = ticket.id
+        with pytest.raises(InvalidActionError):  # only once
+            ticket_actions.restore(s, runtime, person(s, LENE), mid, now=T0)
+    with runtime.sessions() as s:
+        restored = tickets.get_message(s, mid)
+        assert restored.ticket_id == tid and restored.kind == "ticket" and restored.restored_at
+        assert s.scalars(select(AuditEvent).where(AuditEvent.action == "message.restored")).one().actor == LENE

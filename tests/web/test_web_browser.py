@@ -61,6 +61,16 @@ def _queue(runtime: Runtime) -> dict[str, int]:
         return {"fault": fault.id, "search": search.id}
 
 
+def _assert_accessible(page) -> None:  # type: ignore[no-untyped-def]
+    """Landmarks, a language, and a label for every visible form control."""
+    assert page.locator("html").get_attribute("lang") == "da"
+    assert page.locator("main").count() == 1 and page.locator("nav").count() >= 1
+    unlabelled = page.locator("input:not([type=hidden]), select, textarea").evaluate_all(
+        "els => els.filter(e => !e.labels || e.labels.length === 0).map(e => e.name)"
+    )
+    assert unlabelled == []
+
+
 def test_superuser_finds_reclassifies_and_replies(live, smtp_server) -> None:
     runtime, base = live
     ids = _queue(runtime)
@@ -68,6 +78,7 @@ def test_superuser_finds_reclassifies_and_replies(live, smtp_server) -> None:
         page = chrome.new_page(viewport={"width": 1280, "height": 900})
         b.log_in(page, base, LENE, PASSWORD)
         page.screenshot(path=str(SCREENSHOTS / "queue.png"), full_page=True)
+        _assert_accessible(page)
         page.get_by_label("Søg i emne, afsender og tekst").fill("børnefaglig undersøgelse")
         page.get_by_role("button", name="Vis").click()
         page.get_by_role("link", name="Spørgsmål om frister").click()
@@ -78,6 +89,7 @@ def test_superuser_finds_reclassifies_and_replies(live, smtp_server) -> None:
         page.get_by_role("button", name="Send svar").click()
         page.get_by_text("Svaret er lagt i udbakken").wait_for()
         page.screenshot(path=str(SCREENSHOTS / "ticket.png"), full_page=True)
+        _assert_accessible(page)
     assert send_pending(runtime).sent == 1
     mail = smtp_server.wait_for(1)[0]
     assert mail["To"] == "anne.hansen@korsbaek.dk"
