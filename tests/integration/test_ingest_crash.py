@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.db import make_engine
-from app.models import InboundMessage
+from app.models import InboundMessage, Ticket
 from tests.ingest_mails import make_mail
 
 pytestmark = [pytest.mark.dovecot, pytest.mark.slow]
@@ -84,9 +84,14 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(
             ids = list(conn.scalars(select(InboundMessage.message_id)))
             uids = list(conn.scalars(select(InboundMessage.uid)))
             total = conn.scalar(select(func.count()).select_from(InboundMessage))
+            # One transaction per mail: no ticket without the message that opened it.
+            orphans = conn.scalar(select(func.count()).select_from(Ticket).where(
+                ~Ticket.id.in_(select(InboundMessage.ticket_id).where(
+                    InboundMessage.ticket_id.is_not(None)))))
     finally:
         engine.dispose()
     assert total == len(raws) == len(set(ids)), f"seed {seed}"
     assert extra_ids <= set(ids)
+    assert orphans == 0
     assert sorted(u for u in uids if u is not None) == list(range(1, len(raws) + 1))
     assert dovecot.uids("UNKEYWORD", "$Triaged") == []

@@ -162,3 +162,18 @@ def test_quote_check_is_loose_but_needs_the_ticket_text() -> None:
     assert quote_holds(BODY, "Tak\n\n" + quote(BODY))
     assert quote_holds(BODY, outlook)
     assert not quote_holds(BODY, "Tak\n\n> Et helt andet spørgsmål om bevillinger i dag")
+
+
+def test_service_desk_counts_as_a_participant_only_once_the_ticket_was_forwarded(rt) -> None:
+    first = ticket_mail(rt)
+    subject = f"[DUBU-{first.ticket_id}] [NC-500100] Vi undersøger sagen"
+    before = ingest_raw(rt, make_mail(subject, "Vi kigger på det.", SERVICE_DESK),
+                        source="import")
+    assert before.kind is MessageKind.TICKET and before.ticket_id != first.ticket_id
+    with rt.sessions.begin() as session:
+        forwarded = session.get(Ticket, first.ticket_id)
+        forwarded.status, forwarded.forwarded_at = "forwarded", rt.now()
+    after = ingest_raw(rt, make_mail(subject, "Fejlen er rettet i produktion.", SERVICE_DESK),
+                       source="import")
+    assert (after.kind, after.ticket_id) == (MessageKind.FOLLOWUP, first.ticket_id)
+    assert ticket(rt, first.ticket_id).nc_case == "NC-500100"
