@@ -3,6 +3,7 @@ runtime factory that points the Korsbæk settings at the test database and mailb
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,11 +24,11 @@ def dovecot_server() -> Iterator[Dovecot]:
     """One private Dovecot (plain and IMAPS listeners) for the whole test session."""
     if available() is None:
         skip_or_fail("dovecot is not installed (apt-get install -y dovecot-imapd)")
-    server = Dovecot()
     try:
+        server = Dovecot()  # as root: the mail folder is handed to `nobody` (DOVECOT.md)
         server.start()
-    except RuntimeError as error:
-        skip_or_fail(str(error))
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as error:
+        skip_or_fail(f"could not start a throwaway Dovecot: {error}")
     yield server
     server.stop()
 
