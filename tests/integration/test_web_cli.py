@@ -62,3 +62,39 @@ def test_demo_prepares_an_instance_and_reuses_it(tmp_path: Path, monkeypatch) ->
         stored = conn.execute(select(Person.password_hash).where(Person.email == email)).scalar_one()
         assert _hasher.verify(stored, password)
     engine.dispose()
+
+
+def test_serve_answers_on_the_given_port(sqlite_url, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    import tomli_w
+
+    from tests.conftest import example_config, free_port
+
+    data = example_config()
+    data["database"]["url"] = sqlite_url
+    data["instance"].update(path=str(tmp_path / "instance"), secure_cookies=False)
+    config = tmp_path / "config.toml"
+    config.write_text(tomli_w.dumps(data))
+    port = free_port()
+    command = [str(Path(sys.executable).parent / "dubu-triage"), "--config", str(config), "serve", "--port", str(port)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT)
+    try:
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2) as answer:
+                    assert answer.status == 200
+                    assert "Log ind" in answer.read().decode()
+                    assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
+                    break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("the server did not answer")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        process.stdout.close()  # type: ignore[union-attr]

@@ -129,3 +129,15 @@ def test_restore_noise_as_ticket(runtime) -> None:
         restored = tickets.get_message(s, mid)
         assert restored.ticket_id == tid and restored.kind == "ticket" and restored.restored_at
         assert s.scalars(select(AuditEvent).where(AuditEvent.action == "message.restored")).one().actor == LENE
+
+
+def test_failed_logins_are_limited_per_client_address(runtime) -> None:
+    from app.services import auth
+
+    with runtime.sessions.begin() as s:
+        for n in range(auth.MAX_FAILS_PER_CLIENT):
+            with pytest.raises(PermissionDeniedError):
+                auth.authenticate(s, f"guess{n}@korsbaek.dk", "x", remote_addr="198.51.100.7", now=T0)
+        assert auth.is_throttled(s, "new@korsbaek.dk", "198.51.100.7", T0)
+        assert not auth.is_throttled(s, "new@korsbaek.dk", "198.51.100.8", T0)
+        assert not auth.is_throttled(s, "new@korsbaek.dk", "198.51.100.7", T0 + auth.LOGIN_WINDOW * 2)
