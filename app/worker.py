@@ -4,7 +4,8 @@ Run by `dubu-triage worker`; the web app never starts it. Jobs run with `max_ins
 `coalesce=True`, so a slow poll is never overlapped by the next one and missed runs collapse
 into one. Only one worker may work a database at a time: on PostgreSQL it holds a session-level
 advisory lock, on SQLite an exclusive file lock beside the database file; a second worker logs
-that it waits and takes over when the first stops. SIGTERM and SIGINT stop it cleanly: running
+that it waits and takes over when the first stops. A worker whose PostgreSQL connection (and so
+its lock) is lost stops with an error, for its supervisor to restart it. SIGTERM and SIGINT stop it cleanly: running
 jobs finish (`shutdown(wait=True)`), then the process exits 0.
 """
 
@@ -15,7 +16,7 @@ import logging
 import signal
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -23,18 +24,25 @@ from typing import Any
 from apscheduler.events import EVENT_SCHEDULER_STARTED
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
-from sqlalchemy import inspect, text
+from sqlalchemy import Connection, inspect, text
+from sqlalchemy.exc import SQLAlchemyError
 
-from app.errors import ConfigError
+from app.errors import ConfigError, DubuTriageError
 from app.models import OutboundMessage
 from app.runtime import Runtime, open_runtime
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
+LockCheck = Callable[[], object]
 
 LOCK_KEY = zlib.crc32(b"dubu-triage.worker")  # the advisory lock every worker asks for
 LOCK_RETRY_SECONDS = 5.0
+LOCK_CHECK_SECONDS = 30
 JOB_OPTIONS: dict[str, Any] = {"max_instances": 1, "coalesce": True, "replace_existing": True}
+
+
+class WorkerLockLostError(DubuTriageError):
+    """The database connection that held the one-worker lock broke; the worker stopped."""
 
 
 def poll_job(runtime: Runtime) -> None:
@@ -90,22 +98,27 @@ def _sqlite_path(runtime: Runtime) -> Path | None:
 
 
 @contextmanager
-def worker_lock(runtime: Runtime, stop: threading.Event) -> Iterator[bool]:
-    """Hold the one-worker lock while the block runs; yields False if stopped while waiting."""
+def worker_lock(runtime: Runtime, stop: threading.Event) -> Iterator[LockCheck | None]:
+    """Hold the one-worker lock while the block runs.
+
+    Yields a check that raises when the lock has been lost, or None when the worker was asked
+    to stop while it waited.
+    """
     if runtime.engine.dialect.name == "postgresql":
         with runtime.engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT")
             query = text("SELECT pg_try_advisory_lock(:key)").bindparams(key=LOCK_KEY)
             acquired = _wait_for(lambda: bool(conn.execute(query).scalar()), stop)
             try:
-                yield acquired
+                # A session lock lasts as long as its connection: a live connection holds it.
+                yield (lambda: conn.execute(text("SELECT 1")).scalar()) if acquired else None
             finally:
                 if acquired:
-                    conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
+                    _unlock(conn)
         return
     path = _sqlite_path(runtime)
     if path is None:
-        yield True
+        yield _held
         return
     with open(f"{path}.worker-lock", "a+b") as handle:
 
@@ -117,7 +130,30 @@ def worker_lock(runtime: Runtime, stop: threading.Event) -> Iterator[bool]:
                 return False
             return True
 
-        yield _wait_for(try_lock, stop)  # the lock goes with the file when it is closed
+        # The lock goes with the file when it is closed, and cannot be lost before.
+        yield _held if _wait_for(try_lock, stop) else None
+
+
+def _held() -> None:
+    """The check of a lock that cannot be lost."""
+
+
+def _unlock(conn: Connection) -> None:
+    """Release the advisory lock; a connection that is gone has released it already."""
+    try:
+        conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
+    except SQLAlchemyError:
+        log.warning("the worker lock's connection was gone at shutdown")
+
+
+def _watch_lock(check: LockCheck, stop: threading.Event, lost: threading.Event) -> None:
+    """Stop the worker when its lock is gone (a database restart): another may have taken it."""
+    try:
+        check()
+    except Exception:  # any failure means we can no longer be sure we are the only worker
+        log.exception("the worker lock was lost; stopping")
+        lost.set()
+        stop.set()
 
 
 def _wait_for(try_lock: Any, stop: threading.Event) -> bool:
@@ -159,11 +195,14 @@ def run_worker(runtime: Runtime, scheduler: BaseScheduler | None = None,
     """Take the worker lock, then run the scheduler until SIGTERM/SIGINT (or `stop` is set)."""
     stop = stop or threading.Event()
     _install_signal_handlers(stop)
-    with worker_lock(runtime, stop) as acquired:
-        if not acquired:
+    lost = threading.Event()
+    with worker_lock(runtime, stop) as check:
+        if check is None:
             log.info("stopped before the worker lock was free")
             return
         scheduler = build_scheduler(runtime, scheduler)
+        scheduler.add_job(_watch_lock, "interval", args=(check, stop, lost), id="worker_lock",
+                          name="check the worker lock", seconds=LOCK_CHECK_SECONDS, **JOB_OPTIONS)
         started = threading.Event()
         scheduler.add_listener(lambda _event: started.set(), EVENT_SCHEDULER_STARTED)
         stopper = threading.Thread(
@@ -173,6 +212,8 @@ def run_worker(runtime: Runtime, scheduler: BaseScheduler | None = None,
         log.info("worker started: jobs %s", ", ".join(job.id for job in scheduler.get_jobs()))
         scheduler.start()  # blocks until the stopper has shut it down
         stopper.join()
+    if lost.is_set():
+        raise WorkerLockLostError("the worker lost its lock on the database and stopped")
     log.info("worker stopped")
 
 

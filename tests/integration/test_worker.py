@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import tomli_w
 from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlalchemy import text
 
 from app import worker
 from app.db import make_engine, make_sessionmaker
@@ -154,3 +155,38 @@ def test_the_worker_refuses_a_database_without_schema(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["--config", str(config), "worker"])
     assert result.exit_code == 2
     assert "dubu-triage init-db" in result.output
+
+
+@pytest.mark.postgres
+def test_a_worker_that_loses_its_lock_stops(make_settings, _postgres_database: str,
+                                            smtp_settings, monkeypatch) -> None:
+    """If the connection holding the advisory lock dies, the worker stops with an error."""
+    db_url = _postgres_database  # the advisory lock is PostgreSQL's; SQLite's cannot be lost
+    monkeypatch.setattr(worker, "LOCK_CHECK_SECONDS", 1)
+    settings = make_settings(database={"url": db_url}, mailbox={"host": ""}, smtp=smtp_settings)
+    runtime = _runtime(settings)
+    scheduler, errors = BlockingScheduler(), []
+
+    def run() -> None:
+        """Run the worker, keeping what it raises."""
+        try:
+            worker.run_worker(runtime, scheduler, threading.Event())
+        except Exception as error:  # noqa: BLE001 - the test inspects it
+            errors.append(error)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert _wait(lambda: scheduler.running)
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        killed = conn.execute(text(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+            "AND objid = CAST(:key AS oid) AND database = "
+            "(SELECT oid FROM pg_database WHERE datname = current_database())"
+        ), {"key": worker.LOCK_KEY}).scalars().all()
+    engine.dispose()
+    assert killed == [True]
+    thread.join(15)
+    runtime.dispose()
+    assert not thread.is_alive()
+    assert [type(e) for e in errors] == [worker.WorkerLockLostError]
