@@ -34,11 +34,17 @@ CORPORA = ROOT.parent / "shared" / "corpora"
 
 def load(corpus: str | None) -> list[bytes]:
     """The raw bytes of every selected mail (dubu-dev read from the project's resources)."""
-    paths = [] if corpus not in (None, "dubu-dev") else sorted(
-        (ROOT / "app" / "resources" / "dubu-dev").glob("*.eml"))
+    paths = (
+        []
+        if corpus not in (None, "dubu-dev")
+        else sorted((ROOT / "app" / "resources" / "dubu-dev").glob("*.eml"))
+    )
     if corpus != "dubu-dev":
-        paths += [p for p in corpus_files(CORPORA)
-                  if corpus is None or p.relative_to(CORPORA).parts[0] == corpus]
+        paths += [
+            p
+            for p in corpus_files(CORPORA)
+            if corpus is None or p.relative_to(CORPORA).parts[0] == corpus
+        ]
     return [p.read_bytes() for p in paths]
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 
 from app.domain import LOOP_HEADER, NoiseKind, NoiseVerdict, ParsedMessage, is_our_message_id
 from app.ingest.spam import phishing_evidence, spam_header_verdict
@@ -61,12 +61,12 @@ AUTOREPLY_SUBJECT = _subject_rule(
     r"jeg er ikke på kontoret|automatyczna odpowied|thank you for your (?:e-?mail|message)\b|"
     r"tak for din (?:e-?mail|mail|henvendelse)\b|vi har modtaget din (?:e-?mail|henvendelse)\b"
 )
+# Searched in lower-cased text: a case-insensitive alternation is three times slower.
 CHALLENGE = re.compile(
     r"(?:challenge[- ]response|verify (?:that )?you are (?:a )?(?:human|real)|"
     r"(?:approve|verify) (?:your|this) (?:e-?mail|message) (?:to|before)|"
     r"added to (?:my|the) (?:approved senders|whitelist|guest list)|"
     r"boxbe|bluebottle|spam ?arrest)",
-    re.IGNORECASE,
 )
 REPORT_TYPE = re.compile(r"report-type\s*=\s*\"?([\w-]+)", re.IGNORECASE)
 ACTION = re.compile(r"^\s*Action\s*:\s*([\w-]+)", re.IGNORECASE | re.MULTILINE)
@@ -76,6 +76,7 @@ DAEMON = re.compile(
 DAEMON_NAME = re.compile(r"^(?:mail delivery (?:system|subsystem)|mailer-daemon)", re.IGNORECASE)
 # Footer phrases of bulk mail; only looked for at the very end of a mail that answers nothing,
 # and none that a person asking about unsubscribing someone would write ("afmeld Jens").
+# Searched in lower-cased text: a case-insensitive alternation is three times slower.
 UNSUBSCRIBE = re.compile(
     r"(?:afmeld (?:dig|nyhedsbrev\w*|abonnement\w*|her)|unsubscribe (?:from|here|at|link)|"
     r"to unsubscribe|/unsubscribe|"
@@ -83,7 +84,6 @@ UNSUBSCRIBE = re.compile(
     r"you (?:are receiving|received) this (?:e-?mail|email|message|newsletter)|"
     r"ønsker du ikke (?:længere |flere )?at modtage|ikke længere ønsker at modtage|"
     r"manage (?:your )?(?:subscription|email preferences)|(?:to|here to) opt[- ]out)",
-    re.IGNORECASE,
 )
 FOOTER_CHARS = 800
 REPLY_PREFIX = re.compile(r"^\s*(?:re|sv|aw|vs|fw|fwd|wg|videresendt)\s*:", re.IGNORECASE)
@@ -197,7 +197,7 @@ def _check_autoreply(msg: ParsedMessage, own: tuple[str, ...]) -> str | None:
 
 def _check_challenge(msg: ParsedMessage, own: tuple[str, ...]) -> str | None:
     """A challenge-response mail ("verify you are human"), often dressed as a bounce."""
-    challenge = CHALLENGE.search(f"{msg.subject}\n{msg.text[:3000]}")
+    challenge = CHALLENGE.search(f"{msg.subject}\n{msg.text[:3000]}".lower())
     if challenge:
         return f"challenge-response mail ({challenge.group(0)!r})"
     return None
@@ -221,7 +221,7 @@ def _check_newsletter(msg: ParsedMessage, own: tuple[str, ...]) -> str | None:
     if precedence in ("bulk", "list", "junk"):
         return f"header Precedence: {precedence}"
     if not REPLY_PREFIX.match(msg.subject) and _bulkish(msg):
-        found = UNSUBSCRIBE.search(msg.text[-FOOTER_CHARS:])
+        found = UNSUBSCRIBE.search(msg.text[-FOOTER_CHARS:].lower())
         if found:
             return f"unsubscribe text {found.group(0)!r}"
     return None
@@ -247,13 +247,28 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def detect_noise(
-    msg: ParsedMessage, *, own_addresses: tuple[str, ...] = ()
-) -> NoiseVerdict | None:
+@dataclass(frozen=True)
+class _Indexed(ParsedMessage):
+    """The message with `header()` as a dict lookup: the rules ask for some twenty headers."""
+
+    index: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        """Index the first value of each header by its lower-case name."""
+        for name, value in self.headers:
+            self.index.setdefault(name.lower(), value)
+
+    def header(self, name: str) -> str | None:
+        """The first header called `name` (case-insensitive), or None."""
+        return self.index.get(name.lower())
+
+
+def detect_noise(msg: ParsedMessage, *, own_addresses: tuple[str, ...] = ()) -> NoiseVerdict | None:
     """The verdict of the first rule that fires, or None for a person's mail."""
     own = tuple(a.strip().lower() for a in own_addresses if a and "@" in a)
+    indexed = _Indexed(**{f.name: getattr(msg, f.name) for f in fields(ParsedMessage)})
     for rule in RULES:
-        reason = rule.check(msg, own)
+        reason = rule.check(indexed, own)
         if reason is not None:
             return NoiseVerdict(kind=rule.kind, reason=reason)
     return None

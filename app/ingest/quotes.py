@@ -23,7 +23,8 @@ UNDERSCORES = re.compile(r"^\s*_{10,}\s*$")
 HEADER_FROM = re.compile(r"^\s*\**(?:fra|from|von|de|van)\s*:\**\s*\S", re.IGNORECASE)
 HEADER_OTHER = re.compile(
     r"^\s*\**(?:sendt|sent|dato|date|gesendet|envoyé|til|to|an|à|emne|subject|betreff|objet|"
-    r"cc)\s*:", re.IGNORECASE
+    r"cc)\s*:",
+    re.IGNORECASE,
 )
 ATTRIBUTION = re.compile(
     r"^\s*(?:(?:den|d\.|on|am|le|el|op)\s.{4,200}?\s(?:skrev|wrote|schrieb|a écrit|escribió|"

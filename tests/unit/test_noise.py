@@ -15,8 +15,9 @@ DUBU_DEV = Path(__file__).resolve().parents[2] / "app" / "resources" / "dubu-dev
 OWN = ("dubu@korsbaek.dk",)
 
 
-def make_message(body: str = "Hej\n\nJeg kan ikke gemme en underretning.\n\nMvh\nPia\n",
-                 **headers: str | None):
+def make_message(
+    body: str = "Hej\n\nJeg kan ikke gemme en underretning.\n\nMvh\nPia\n", **headers: str | None
+):
     """A parsed mail from a caseworker, with headers added or replaced (None removes one)."""
     defaults: dict[str, str | None] = {
         "From": "Pia Lauridsen <pla@korsbaek.dk>",
@@ -41,8 +42,9 @@ def test_a_caseworkers_mail_is_not_noise():
 
 
 def test_outlook_auto_response_suppress_on_a_human_reply_is_not_noise():
-    msg = make_message(Subject="SV: Kan ikke gemme", X_Auto_Response_Suppress="All",
-                       In_Reply_To="<x@korsbaek.dk>")
+    msg = make_message(
+        Subject="SV: Kan ikke gemme", X_Auto_Response_Suppress="All", In_Reply_To="<x@korsbaek.dk>"
+    )
     assert verdict(msg) is None
 
 
@@ -59,8 +61,11 @@ def test_auto_submitted_no_is_a_person():
 
 def test_ticket_system_update_on_a_thread_is_not_noise():
     """The service desk's status mail answers our forward: a follow-up, not an auto-reply."""
-    msg = make_message(Subject="[NC-484702] Status ændret: Løst", Auto_Submitted="auto-generated",
-                       In_Reply_To="<dubu-triage.DUBU-7.fwd.x@korsbaek.dk>")
+    msg = make_message(
+        Subject="[NC-484702] Status ændret: Løst",
+        Auto_Submitted="auto-generated",
+        In_Reply_To="<dubu-triage.DUBU-7.fwd.x@korsbaek.dk>",
+    )
     assert verdict(msg) is None
 
 
@@ -122,7 +127,9 @@ def test_declined_meeting_with_calendar_part_is_a_calendar_answer():
         "Content-Type: text/calendar; method=REPLY\n\nBEGIN:VCALENDAR\nMETHOD:REPLY\n"
         "END:VCALENDAR\n--c--\n"
     )
-    msg = make_message(body, Subject="Afvist: Møde", Content_Type='multipart/alternative; boundary="c"')
+    msg = make_message(
+        body, Subject="Afvist: Møde", Content_Type='multipart/alternative; boundary="c"'
+    )
     found = detect_noise(msg)
     assert found is not None and found.kind == NoiseKind.CALENDAR
     assert "METHOD:REPLY" in found.reason
@@ -136,8 +143,8 @@ def _report(report_type: str, status_part: str) -> tuple[str, str]:
 
 
 @pytest.mark.parametrize(
-    ("action", "kind"), [("failed", NoiseKind.BOUNCE), ("delayed", NoiseKind.BOUNCE),
-                         ("delivered", NoiseKind.RECEIPT)]
+    ("action", "kind"),
+    [("failed", NoiseKind.BOUNCE), ("delayed", NoiseKind.BOUNCE), ("delivered", NoiseKind.RECEIPT)],
 )
 def test_delivery_status_reports(action, kind):
     status = (
@@ -183,8 +190,13 @@ def test_spam_filter_verdicts(headers, reason):
 
 
 @pytest.mark.parametrize(
-    "headers", [{"X_Spam_Flag": "NO"}, {"X_Spam_Status": "No, score=0.1"},
-                {"X_MS_Exchange_Organization_SCL": "1"}, {"X_MS_Exchange_Organization_SCL": "-1"}]
+    "headers",
+    [
+        {"X_Spam_Flag": "NO"},
+        {"X_Spam_Status": "No, score=0.1"},
+        {"X_MS_Exchange_Organization_SCL": "1"},
+        {"X_MS_Exchange_Organization_SCL": "-1"},
+    ],
 )
 def test_clean_spam_verdicts_are_a_person(headers):
     assert verdict(make_message(**headers)) is None
@@ -194,15 +206,21 @@ PHISH = "<p>Din postkasse er næsten fuld. Bekræft din konto her: https://x.exa
 
 
 def test_phishing_from_a_lookalike_domain():
-    msg = make_message(PHISH, From="Korsbæk IT <it@korsbaek-dk.com>", Subject="Handling påkrævet",
-                       Content_Type="text/html; charset=utf-8")
+    msg = make_message(
+        PHISH,
+        From="Korsbæk IT <it@korsbaek-dk.com>",
+        Subject="Handling påkrævet",
+        Content_Type="text/html; charset=utf-8",
+    )
     found = detect_noise(msg, own_addresses=OWN)
     assert found is not None and found.kind == NoiseKind.SPAM
     assert "korsbaek-dk.com imitates korsbaek.dk" in found.reason
 
 
 def test_homoglyph_domain_imitating_the_display_name():
-    msg = make_message("Bekræft din adgang inden fredag.", From="Netcompany <sd@netcornpany.example>")
+    msg = make_message(
+        "Bekræft din adgang inden fredag.", From="Netcompany <sd@netcornpany.example>"
+    )
     found = detect_noise(msg)
     assert found is not None and found.kind == NoiseKind.SPAM
     assert "netcornpany.example" in found.reason
@@ -214,8 +232,10 @@ def test_colleague_writing_about_a_full_mailbox_is_not_spam():
 
 
 def test_bait_phrase_alone_is_not_enough():
-    msg = make_message("Kan I bekræfte min adgang til DUBU? Min adgangskode udløber i morgen.",
-                       From="Ekstern konsulent <k@konsulent.example>")
+    msg = make_message(
+        "Kan I bekræfte min adgang til DUBU? Min adgangskode udløber i morgen.",
+        From="Ekstern konsulent <k@konsulent.example>",
+    )
     assert verdict(msg) is None
 
 
@@ -235,9 +255,12 @@ def test_unsubscribe_footer_marks_a_newsletter_but_not_a_reply():
 
 
 def test_a_persons_post_to_a_discussion_list_is_not_noise():
-    msg = make_message(List_Id="<superbrugere.korsbaek.dk>", Precedence="list",
-                       List_Post="<mailto:superbrugere@korsbaek.dk>",
-                       List_Unsubscribe="<mailto:superbrugere-leave@korsbaek.dk>")
+    msg = make_message(
+        List_Id="<superbrugere.korsbaek.dk>",
+        Precedence="list",
+        List_Post="<mailto:superbrugere@korsbaek.dk>",
+        List_Unsubscribe="<mailto:superbrugere-leave@korsbaek.dk>",
+    )
     assert verdict(msg) is None
 
 
@@ -251,14 +274,17 @@ def test_our_own_mail_is_a_loop():
 
 
 def test_reply_to_our_acknowledgement_is_not_a_loop():
-    msg = make_message(Subject="SV: [DUBU-7] Kvittering",
-                       In_Reply_To="<dubu-triage.DUBU-7.ack.x1@korsbaek.dk>")
+    msg = make_message(
+        Subject="SV: [DUBU-7] Kvittering", In_Reply_To="<dubu-triage.DUBU-7.ack.x1@korsbaek.dk>"
+    )
     assert verdict(msg) is None
 
 
 def test_challenge_response_is_an_autoreply():
-    body = ("I use Boxbe to manage my inbox. Please verify you are human so your message "
-            "can be delivered to me.")
+    body = (
+        "I use Boxbe to manage my inbox. Please verify you are human so your message "
+        "can be delivered to me."
+    )
     assert verdict(make_message(body, Subject="Re: Kan ikke gemme")) == NoiseKind.AUTOREPLY
 
 
@@ -268,8 +294,9 @@ def test_dubu_dev_noise_is_found_with_its_kind_and_people_are_never_noise():
     noise = [r for r in rows if r["category"] == "noise"]
     assert len(noise) == 31
     for row in rows:
-        found = detect_noise(parse_message((DUBU_DEV / row["file"]).read_bytes()),
-                             own_addresses=OWN)
+        found = detect_noise(
+            parse_message((DUBU_DEV / row["file"]).read_bytes()), own_addresses=OWN
+        )
         if row["category"] == "noise":
             assert found is not None, row["file"]
             assert found.kind.value == row["noise_kind"], (row["file"], found.reason)
@@ -292,10 +319,16 @@ def test_a_person_asking_about_unsubscribing_is_not_a_newsletter(body):
 
 def test_legitimate_html_notices_are_not_phishing():
     """One or two marks are not enough: a real password notice, a school's own domain."""
-    notice = make_message(PHISH, From="Netcompany <noreply@netcompany.com>",
-                          Subject="Din adgangskode udløber", Content_Type="text/html; charset=utf-8")
+    notice = make_message(
+        PHISH,
+        From="Netcompany <noreply@netcompany.com>",
+        Subject="Din adgangskode udløber",
+        Content_Type="text/html; charset=utf-8",
+    )
     assert verdict(notice) is None
-    school = make_message("<p>Vi har et spørgsmål om en elev.</p>",
-                          From="Korsbæk Skole <kontor@korsbaek-skole.dk>",
-                          Content_Type="text/html; charset=utf-8")
+    school = make_message(
+        "<p>Vi har et spørgsmål om en elev.</p>",
+        From="Korsbæk Skole <kontor@korsbaek-skole.dk>",
+        Content_Type="text/html; charset=utf-8",
+    )
     assert verdict(school) is None

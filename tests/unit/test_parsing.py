@@ -89,7 +89,9 @@ def test_encoded_word_inside_an_address_does_not_become_another_address():
 
 
 def test_all_headers_are_decoded_in_order():
-    msg = parse_message(make_raw(Subject="=?utf-8?B?RmVqbCBpIGLDuHJuZWZhZ2xpZyB1bmRlcnPDuGdlbHNl?="))
+    msg = parse_message(
+        make_raw(Subject="=?utf-8?B?RmVqbCBpIGLDuHJuZWZhZ2xpZyB1bmRlcnPDuGdlbHNl?=")
+    )
     assert msg.subject == "Fejl i børnefaglig undersøgelse"
     names = [name for name, _ in msg.headers]
     assert names[:5] == ["From", "To", "Subject", "Date", "Message-ID"]
@@ -151,8 +153,10 @@ def test_multipart_without_boundary_keeps_its_text():
 
 
 def test_html_only_mail_becomes_text():
-    html = "<html><body><p>Hej</p><p>Kan <b>ikke</b> logge ind.</p><table><tr><td>A</td>" \
+    html = (
+        "<html><body><p>Hej</p><p>Kan <b>ikke</b> logge ind.</p><table><tr><td>A</td>"
         "<td>B</td></tr></table></body></html>"
+    )
     msg = parse_message(make_raw(html, Content_Type="text/html; charset=utf-8"))
     assert "Kan ikke logge ind." in msg.text
     assert "<" not in msg.text
@@ -192,8 +196,11 @@ def test_attachments_and_inline_images_are_decoded():
     msg = parse_message(_attachment_mail())
     assert msg.text == "Se vedhæftede."
     pdf, other, image = msg.attachments
-    assert (pdf.filename, pdf.content_type, pdf.data) == ("Rådgivning.pdf", "application/pdf",
-                                                         b"%PDF-1.4 brev")
+    assert (pdf.filename, pdf.content_type, pdf.data) == (
+        "Rådgivning.pdf",
+        "application/pdf",
+        b"%PDF-1.4 brev",
+    )
     assert other.filename == "Søskende.txt" and other.data == b"data"
     assert image.inline and image.content_id == "image001.png@01DA"
     assert image.data.startswith(b"\x89PNG")
@@ -217,7 +224,11 @@ def test_crlf_and_cr_only_line_endings_parse_like_lf(newline):
     expected = parse_message(raw)
     other = parse_message(raw.replace(b"\n", newline))
     assert (other.subject, other.text, other.new_text, other.date) == (
-        expected.subject, expected.text, expected.new_text, expected.date)
+        expected.subject,
+        expected.text,
+        expected.new_text,
+        expected.date,
+    )
     assert "\r" not in other.text
 
 
@@ -261,6 +272,8 @@ def test_utf8_with_pasted_windows_1252_keeps_both():
     data += " og barnets plan – ændret i går.".encode()
     raw = make_raw(data, Content_Type="text/plain; charset=utf-8", Content_Transfer_Encoding="8bit")
     msg = parse_message(raw)
-    assert msg.text == "Sagen om Søren – se notatet fra 1999: “Bevilling ændret” og barnets plan – " \
+    assert (
+        msg.text == "Sagen om Søren – se notatet fra 1999: “Bevilling ændret” og barnets plan – "
         "ændret i går."
+    )
     assert any("mixed" in defect for defect in msg.defects)

@@ -73,10 +73,14 @@ def test_wrapped_attribution_and_interleaved_answers():
         "-----Oprindelig meddelelse-----\nFra: Pia Lauridsen\nSendt: 3. april 2024 10:12",
         "-----Original Message-----\nFrom: Pia Lauridsen\nSent: Wednesday, April 3, 2024",
         "________________________________\nFra: Pia Lauridsen <pla@korsbaek.dk>",
-        ("Fra: Pia Lauridsen <pla@korsbaek.dk>\nSendt: 3. april 2024 10:12\nTil: DUBU postkasse\n"
-        "Emne: Ny plejefamilie"),
-        ("From: Pia Lauridsen <pla@korsbaek.dk>\nSent: Wednesday, April 3, 2024 10:12 AM\n"
-        "To: DUBU\nSubject: Ny plejefamilie"),
+        (
+            "Fra: Pia Lauridsen <pla@korsbaek.dk>\nSendt: 3. april 2024 10:12\nTil: DUBU postkasse\n"
+            "Emne: Ny plejefamilie"
+        ),
+        (
+            "From: Pia Lauridsen <pla@korsbaek.dk>\nSent: Wednesday, April 3, 2024 10:12 AM\n"
+            "To: DUBU\nSubject: Ny plejefamilie"
+        ),
         "On Wed, Apr 3, 2024 at 10:12 AM Pia Lauridsen <pla@korsbaek.dk> wrote:",
     ],
 )
@@ -106,11 +110,15 @@ def test_own_sentence_ending_in_skrev_is_not_a_quote():
         "Trine Højgaard\nRådgiver, Familieteamet\nKorsbæk Kommune",
         "Sendt fra min iPhone",
         "Hent Outlook til iOS",
-        ("Venlig hilsen\nPia\n\nDenne e-mail kan indeholde fortrolige oplysninger. Hvis du ikke "
-        "er den rette modtager, bedes du slette den."),
+        (
+            "Venlig hilsen\nPia\n\nDenne e-mail kan indeholde fortrolige oplysninger. Hvis du ikke "
+            "er den rette modtager, bedes du slette den."
+        ),
         "Tænk på miljøet, før du printer denne e-mail.",
-        ("This e-mail may contain confidential information. If you are not the intended "
-        "recipient, please delete it."),
+        (
+            "This e-mail may contain confidential information. If you are not the intended "
+            "recipient, please delete it."
+        ),
     ],
 )
 def test_signatures_footers_and_disclaimers_are_not_new_text(closing):
@@ -127,8 +135,9 @@ def test_a_paragraph_that_merely_says_hilsen_is_kept():
 
 
 def test_closing_above_a_long_passage_is_not_a_signature():
-    body = "\n".join(f"Punkt {i}: dette er en lang beskrivelse af fejlen i sagen nr. {i}."
-                     for i in range(15))
+    body = "\n".join(
+        f"Punkt {i}: dette er en lang beskrivelse af fejlen i sagen nr. {i}." for i in range(15)
+    )
     text = f"Hilsen\n\n{body}"
     assert extract_new_text(text) == text
 
@@ -184,17 +193,23 @@ def test_a_writers_own_rule_of_underscores_is_not_a_quote():
 @pytest.mark.parametrize(
     "quote_html",
     [
-        ('<div style="border-top:solid #E1E1E1 1.0pt"><p><b>Fra:</b> Pia Lauridsen '
-        "&lt;pla@korsbaek.dk&gt;<br><b>Sendt:</b> 3. april 2024 10:12<br><b>Til:</b> DUBU "
-        "postkasse<br><b>Emne:</b> Ny plejefamilie</p></div><p>{original}</p>"),
-        ('<div class="gmail_quote"><div>Den ons. 3. apr. 2024 kl. 10.12 skrev Pia Lauridsen '
-        "&lt;pla@korsbaek.dk&gt;:</div><blockquote><p>{original}</p></blockquote></div>"),
+        (
+            '<div style="border-top:solid #E1E1E1 1.0pt"><p><b>Fra:</b> Pia Lauridsen '
+            "&lt;pla@korsbaek.dk&gt;<br><b>Sendt:</b> 3. april 2024 10:12<br><b>Til:</b> DUBU "
+            "postkasse<br><b>Emne:</b> Ny plejefamilie</p></div><p>{original}</p>"
+        ),
+        (
+            '<div class="gmail_quote"><div>Den ons. 3. apr. 2024 kl. 10.12 skrev Pia Lauridsen '
+            "&lt;pla@korsbaek.dk&gt;:</div><blockquote><p>{original}</p></blockquote></div>"
+        ),
     ],
 )
 def test_html_only_replies_lose_their_quote(quote_html):
     html = f"<html><body><p>Hej</p><p>{QUESTION}</p>{quote_html.format(original=ORIGINAL)}</body></html>"
-    raw = ("From: a@korsbaek.dk\nSubject: SV: Ny plejefamilie\nContent-Type: text/html; "
-           f"charset=utf-8\n\n{html}").encode()
+    raw = (
+        "From: a@korsbaek.dk\nSubject: SV: Ny plejefamilie\nContent-Type: text/html; "
+        f"charset=utf-8\n\n{html}"
+    ).encode()
     msg = parse_message(raw)
     assert ORIGINAL in msg.text
     assert ORIGINAL not in msg.new_text
