@@ -188,3 +188,51 @@ def test_hostile_mail_is_shown_inert(live) -> None:
         assert page.locator(".html-body img, .html-body iframe, .html-body form, .html-body svg").count() == 0
     assert events == []
     assert hosts <= {"127.0.0.1"}, hosts
+
+
+def _hostile_raw() -> bytes:
+    """A caseworker-looking mail with hostile subject, sender name, HTML and attachment names."""
+    from email.message import EmailMessage
+
+    mail = EmailMessage()
+    mail["From"] = '"<img src=x onerror=alert(9)>" <jens.olsen@korsbaek.dk>'
+    mail["To"] = "dubu@korsbaek.dk"
+    mail["Subject"] = "<script>alert('emne')</script> DUBU giver fejl ved gem"
+    mail["Message-ID"] = "<hostile-1@korsbaek.dk>"
+    mail.set_content("Hej\n<script>alert('tekst')</script>\nDUBU giver fejl, når jeg gemmer.\n")
+    mail.add_alternative(HOSTILE_HTML, subtype="html")
+    mail.add_attachment(b"<script>alert(1)</script>", maintype="text", subtype="html",
+                        filename="\"><script>alert('bilag')</script>.html")
+    mail.add_attachment(b"<svg onload=alert(1)/>", maintype="image", subtype="svg+xml",
+                        filename="../../<svg onload=alert(2)>.svg")
+    return mail.as_bytes()
+
+
+def test_hostile_mail_through_the_pipeline_is_inert(live) -> None:
+    from app.ingest.pipeline import ingest_raw
+
+    runtime, base = live
+    outcome = ingest_raw(runtime, _hostile_raw(), source="import")
+    assert outcome.ticket_id, outcome  # a person's mail: a ticket, with its attachments
+    path = f"/tickets/{outcome.ticket_id}"
+    events: list[str] = []
+    hosts: set[str] = set()
+    with b.browser() as chrome:
+        page = chrome.new_page()
+        page.on("dialog", lambda d: (events.append(f"dialog: {d.message}"), d.dismiss()))
+        page.on("request", lambda r: hosts.add(urlsplit(r.url).hostname or r.url))
+        b.log_in(page, base, LENE, PASSWORD)
+        page.goto(base + "/?view=all")
+        page.goto(base + path)
+        page.get_by_text("Vis HTML-udgaven (renset)").click()
+        links = page.locator("a[download]").all()
+        assert len(links) == 2
+        for link in links:
+            answer = page.request.get(base + link.get_attribute("href"))
+            assert answer.headers["content-disposition"].startswith("attachment")
+            assert answer.headers["content-type"] == "application/octet-stream"
+            assert "<" not in answer.headers["content-disposition"]
+        page.wait_for_timeout(300)
+        assert page.evaluate("window.__pwned === undefined")
+    assert events == []
+    assert hosts <= {"127.0.0.1"}, hosts
