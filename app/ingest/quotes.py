@@ -98,17 +98,18 @@ def _quote_start(lines: list[str]) -> int:
             continue
         if SEPARATOR.match(line) or _is_header_block(lines, index):
             return index
-        if UNDERSCORES.match(line):
-            nxt = next((i for i in range(index + 1, len(lines)) if lines[i].strip()), None)
-            if nxt is not None and HEADER_FROM.match(lines[nxt]):
-                return index
+        if UNDERSCORES.match(line) and HEADER_FROM.match(_next_filled(lines, index + 1)):
+            return index
         strong = ATTRIBUTION_START.match(line) is not None
         span = _is_attribution(lines, index) if strong or line.rstrip().endswith(":") else 0
-        if span:
-            nxt = next((n for n in lines[index + span :] if n.strip()), "")
-            if strong and not QUOTED.match(nxt):
-                return index
+        if span and strong and not QUOTED.match(_next_filled(lines, index + span)):
+            return index
     return len(lines)
+
+
+def _next_filled(lines: list[str], start: int) -> str:
+    """The first line from `start` on that is not blank ("" when there is none)."""
+    return next((line for line in lines[start:] if line.strip()), "")
 
 
 def _is_attribution(lines: list[str], index: int) -> int:
@@ -144,11 +145,9 @@ def _drop_quoted(head: list[str]) -> list[str]:
     while index < len(head):
         line = head[index]
         span = 0 if QUOTED.match(line) or not line.strip() else _is_attribution(head, index)
-        if span:
-            nxt = next((n for n in head[index + span :] if n.strip()), "")
-            if QUOTED.match(nxt):
-                index += span
-                continue
+        if span and QUOTED.match(_next_filled(head, index + span)):
+            index += span
+            continue
         if not QUOTED.match(line):
             kept.append(line)
         index += 1
