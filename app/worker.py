@@ -80,11 +80,14 @@ def build_scheduler(runtime: Runtime, scheduler: BaseScheduler | None = None) ->
         )
     else:
         log.info("no mailbox host configured: not polling")
-    scheduler.add_job(
-        send_job, "interval", args=(runtime,), id="send_outbox", name="send the outbox",
-        seconds=settings.smtp.send_seconds, next_run_time=runtime.now(),
-        misfire_grace_time=settings.smtp.send_seconds, **JOB_OPTIONS,
-    )
+    if settings.smtp.host:
+        scheduler.add_job(
+            send_job, "interval", args=(runtime,), id="send_outbox", name="send the outbox",
+            seconds=settings.smtp.send_seconds, next_run_time=runtime.now(),
+            misfire_grace_time=settings.smtp.send_seconds, **JOB_OPTIONS,
+        )
+    else:
+        log.warning("no SMTP host configured: outgoing mail waits in the outbox")
     register_jobs(scheduler, runtime)
     return scheduler
 

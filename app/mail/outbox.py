@@ -274,6 +274,8 @@ def send_pending(runtime: Runtime, limit: int = 100) -> SendReport:
     """Send up to `limit` due outbox rows; stop early when the server cannot be reached."""
     from app.mail.sender import open_sender
 
+    if not runtime.settings.smtp.host:
+        return SendReport()  # no server configured (the demo): mail waits in the outbox
     sent = failed = deferred = 0
     now = runtime.now()
     accepted: int | None = None  # sent, to be marked in the next transaction

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from app.db import make_engine, make_sessionmaker, sync_people
 from app.domain import LOOP_HEADER, is_our_message_id
 from app.mail.notifications import queue_acknowledgement, queue_critical_alert
-from app.mail.outbox import enqueue, send_pending
+from app.mail.outbox import SendReport, enqueue, send_pending
 from app.models import AuditEvent, Blob, InboundMessage, OutboundMessage, Ticket
 from app.runtime import Runtime
 
@@ -205,3 +205,18 @@ def test_no_threading_on_a_made_up_message_id(mail_runtime: Runtime, smtp_guard)
         row = queue_acknowledgement(session, mail_runtime.settings, ticket, inbound, NOW)
         assert row is not None
         assert (row.in_reply_to, row.references) == (None, [])
+
+
+def test_without_an_smtp_host_mail_waits(make_settings, db_url: str, smtp_guard) -> None:
+    """With no SMTP server configured (the demo) nothing is tried and nothing is used up."""
+    settings = make_settings(database={"url": db_url}, smtp={"host": ""})
+    engine = make_engine(settings.database_url)
+    runtime = Runtime(settings, engine, make_sessionmaker(engine), now=lambda: NOW)
+    with runtime.sessions.begin() as session:
+        outbound_id = enqueue(session, settings, kind="reply", to=["anne@korsbaek.dk"],
+                              subject="Svar", body_text="Hej", now=NOW).id
+    assert send_pending(runtime) == SendReport()
+    with runtime.sessions() as session:
+        row = session.get_one(OutboundMessage, outbound_id)
+        assert (row.status, row.attempts) == ("pending", 0)
+    runtime.dispose()

@@ -46,14 +46,19 @@ def test_jobs_run_one_at_a_time_and_coalesce(make_settings, sqlite_url: str) -> 
     assert all(job.max_instances == 1 and job.coalesce for job in jobs.values()), jobs
 
 
-def test_no_poll_job_without_a_mailbox(make_settings, sqlite_url: str) -> None:
-    """With no mailbox host configured the worker only sends."""
+def test_no_poll_job_without_a_mailbox_and_no_send_job_without_smtp(make_settings,
+                                                                     sqlite_url: str) -> None:
+    """Without a mailbox host the worker does not poll; without an SMTP host it does not send."""
     settings = make_settings(database={"url": sqlite_url}, mailbox={"host": ""})
     runtime = _runtime(settings)
-    scheduler = worker.build_scheduler(runtime, BlockingScheduler())
+    ids = {job.id for job in worker.build_scheduler(runtime, BlockingScheduler()).get_jobs()}
     runtime.dispose()
-    ids = {job.id for job in scheduler.get_jobs()}
     assert "send_outbox" in ids and "poll" not in ids
+    settings = make_settings(database={"url": sqlite_url}, smtp={"host": ""})
+    runtime = _runtime(settings)
+    ids = {job.id for job in worker.build_scheduler(runtime, BlockingScheduler()).get_jobs()}
+    runtime.dispose()
+    assert "poll" in ids and "send_outbox" not in ids
 
 
 def _wait(condition: Any, timeout: float = 10.0) -> bool:
