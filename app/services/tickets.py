@@ -200,3 +200,24 @@ def people(session: Session) -> list[Person]:
     """The active people, by name (for the assignee choices)."""
     return list(session.scalars(select(Person).where(Person.active.is_(True)).order_by(Person.name)))
 
+
+
+def list_outbox(session: Session, page: int = 1) -> Page:
+    """Mail not (yet) sent: failed first, then pending, newest first within each."""
+    query = (
+        select(OutboundMessage)
+        .where(OutboundMessage.status != "sent")
+        .order_by((OutboundMessage.status != "failed"), OutboundMessage.created_at.desc(),
+                  OutboundMessage.id.desc())
+    )
+    page = max(1, page)
+    rows = list(session.scalars(query.limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)))
+    return Page(rows=rows[:PAGE_SIZE], page=page, has_next=len(rows) > PAGE_SIZE)
+
+
+def failed_mail_count(session: Session) -> int:
+    """How many outgoing mails were given up on (shown as a warning on the queue)."""
+    from sqlalchemy import func
+
+    return int(session.scalar(select(func.count(OutboundMessage.id))
+                              .where(OutboundMessage.status == "failed")) or 0)

@@ -18,6 +18,7 @@ NAV = (
     ("queue.index", "Køen", ()),
     ("queue.noise", "Frasorteret", ()),
     ("queue.quarantine", "Karantæne", ()),
+    ("queue.outbox", "Udbakke", ()),
 )
 
 VIEW_NAMES = {
@@ -39,7 +40,7 @@ def index() -> str:
     return render_template(
         "queue/index.html", page=page, f=f, args=args, views=VIEW_NAMES,
         people=tickets.people(db()), categories=CATEGORY_NAMES, topics=TOPIC_NAMES,
-        severities=SEVERITY_NAMES, statuses=STATUS_NAMES,
+        severities=SEVERITY_NAMES, statuses=STATUS_NAMES, failed=tickets.failed_mail_count(db()),
     )
 
 
@@ -63,6 +64,14 @@ def noise() -> str:
 def quarantine() -> str:
     """Mail that could not be handled, kept raw."""
     return _messages("quarantined", "Karantæne")
+
+
+@bp.route("/outbox")
+@login_required
+def outbox() -> str:
+    """Outgoing mail not sent yet, and mail given up on after every retry."""
+    page = tickets.list_outbox(db(), int_arg("page"))
+    return render_template("queue/outbox.html", page=page)
 
 
 @bp.route("/messages/<int:message_id>")

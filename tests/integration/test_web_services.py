@@ -60,6 +60,9 @@ def test_reclassify_reply_and_status(runtime) -> None:
         sent = s.get(OutboundMessage, out.id)
         assert f"[DUBU-{tid}]" in sent.subject and sent.in_reply_to == ticket.messages[0].message_id
         assert "Prøv igen nu." in sent.body_text
+        assert [m.id for m in tickets.list_outbox(s).rows] == [out.id]  # pending until sent
+        sent.status = "failed"
+        assert tickets.failed_mail_count(s) == 1
 
 
 def test_system_owner_reads_but_cannot_act(runtime) -> None:

@@ -61,6 +61,7 @@ CASES: list[Case] = [
     Case("queue.index", "GET", READ),
     Case("queue.noise", "GET", READ),
     Case("queue.quarantine", "GET", READ),
+    Case("queue.outbox", "GET", READ),
     Case("queue.message", "GET", READ),
     Case("queue.restore", "POST", WORK),
     Case("tickets.show", "GET", READ),
