@@ -71,9 +71,9 @@ def new_message_id(settings: Settings, ticket_id: int | None, kind: str) -> str:
 def _addresses(values: Sequence[str]) -> list[str]:
     """Bare, lower-case, de-duplicated addresses; anything that is not one is refused."""
     seen: list[str] = []
-    for value in values:
+    for value in [values] if isinstance(values, str) else values:  # one address given bare
         address = parseaddr(value)[1].strip().lower()
-        if "@" not in address or any(c in address for c in "\r\n"):
+        if "@" not in address or any(c in value for c in "\r\n"):
             raise InvalidActionError(f"not an e-mail address: {value!r}")
         if address not in seen:
             seen.append(address)
@@ -90,14 +90,19 @@ def _message_ids(values: Sequence[str]) -> list[str]:
     return out
 
 
+# Headers the sender writes from the row itself; a second copy would make the mail ambiguous.
+_OWN_HEADERS = {"", "from", "to", "cc", "bcc", "subject", "date", "message-id", "in-reply-to",
+                "references", "sender"}
+
+
 def _headers(
     settings: Settings, extra: Mapping[str, str] | None, automatic: bool
 ) -> dict[str, str]:
     """The caller's headers plus our marks: the loop header always, RFC 3834 when automatic."""
     headers: dict[str, str] = {}
     for name, value in (extra or {}).items():
-        if any(c in name + value for c in "\r\n") or not name.strip():
-            raise InvalidActionError(f"header {name!r} holds a line break")
+        if any(c in name + value for c in "\r\n") or name.lower() in _OWN_HEADERS:
+            raise InvalidActionError(f"header {name!r} cannot be set by the caller")
         headers[name] = value
     headers[LOOP_HEADER] = settings.mail_domain
     if automatic:
@@ -237,14 +242,8 @@ def _mark_error(runtime: Runtime, outbound_id: int, error: BaseException, perman
         permanent = permanent or refused_permanently(error)
         if permanent or row.attempts >= runtime.settings.smtp.max_attempts:
             row.status = FAILED
-            record(
-                session,
-                "mail_failed",
-                actor_label="worker",
-                ticket_id=row.ticket_id,
-                detail={"outbound_id": row.id, "kind": row.kind, "error": row.last_error},
-                at=now,
-            )
+            record(session, "mail_failed", actor_label="worker", ticket_id=row.ticket_id, at=now,
+                   detail={"outbound_id": row.id, "kind": row.kind, "error": row.last_error})
             log.warning("mail %s (%s) failed for good: %s", row.id, row.kind, row.last_error)
             return True
         row.status = PENDING

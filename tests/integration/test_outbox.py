@@ -220,3 +220,37 @@ def test_without_an_smtp_host_mail_waits(make_settings, db_url: str, smtp_guard)
         row = session.get_one(OutboundMessage, outbound_id)
         assert (row.status, row.attempts) == ("pending", 0)
     runtime.dispose()
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"to": []},
+        {"to": ["not an address"]},
+        {"to": ["anne@korsbaek.dk\r\nBcc: evil@example.org"]},
+        {"extra_headers": {"Bcc": "evil@example.org"}},
+        {"extra_headers": {"X-Note": "one\r\nBcc: evil@example.org"}},
+        {"extra_headers": {"Message-ID": "<mine@example.org>"}},
+    ],
+)
+def test_enqueue_refuses_what_would_make_a_bad_mail(mail_runtime: Runtime, smtp_guard,
+                                                    changes: dict[str, Any]) -> None:
+    """No recipient, a non-address, injected lines or a second Message-ID are refused."""
+    from app.errors import InvalidActionError
+
+    arguments: dict[str, Any] = {"kind": "reply", "to": ["anne@korsbaek.dk"],
+                                 "subject": "Svar", "body_text": "Hej", **changes}
+    with mail_runtime.sessions() as session, pytest.raises(InvalidActionError):
+        enqueue(session, mail_runtime.settings, **arguments)
+
+
+def test_enqueue_takes_one_bare_address_and_folds_the_subject(mail_runtime: Runtime,
+                                                               smtp_guard) -> None:
+    """A lone address string is one recipient; a subject with line breaks becomes one line."""
+    with mail_runtime.sessions.begin() as session:
+        row = enqueue(session, mail_runtime.settings, kind="reply", to="Anne <Anne@Korsbaek.dk>",
+                      cc=["anne@korsbaek.dk", "lene.mortensen@korsbaek.dk"],
+                      subject="Svar\r\n  på  sag", body_text="Hej", now=NOW)
+        assert row.to_addrs == ["anne@korsbaek.dk"]
+        assert row.cc_addrs == ["lene.mortensen@korsbaek.dk"]
+        assert row.subject == "Svar på sag"
