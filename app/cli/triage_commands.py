@@ -16,8 +16,8 @@ _FIGURES = (
     ("topic_accuracy", "topic accuracy"),
     ("severity_accuracy", "severity accuracy (faults)"),
     ("critical_recall", "critical recall"),
-    ("abstained", "abstained"),
-    ("wrong_confident", "wrong and confident"),
+    ("abstained", "abstained (share of requests)"),
+    ("wrong_confident", "wrong and confident (share of requests)"),
 )
 
 

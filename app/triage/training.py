@@ -237,6 +237,18 @@ def train_and_save(
     return report
 
 
+def ensure_model(settings: Settings, session: Session | None = None) -> TrainingReport | None:
+    """Train and save a model when there is no usable one (for init and the demo); else None."""
+    path = Path(settings.model_path)
+    if path.exists():
+        try:
+            load_model(path)
+            return None
+        except DubuTriageError:
+            pass  # unreadable or outdated: train a new one
+    return train_and_save(settings, session=session)
+
+
 def _old_figures(path: Path) -> tuple[dict[str, float] | None, list[str]]:
     """The figures stored in the current model file, if it is readable."""
     if not path.exists():

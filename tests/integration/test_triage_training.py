@@ -122,3 +122,15 @@ def test_cli_rules_check_reports_an_invalid_rule(make_settings, tmp_path: Path) 
     result = CliRunner().invoke(main, ["--config", str(config), "rules", "check"])
     assert result.exit_code == 2
     assert "x.toml: rule 'oops': 'nowhere' is not a topic label" in result.output
+
+
+def test_ensure_model_trains_only_when_needed(make_settings, tmp_path: Path) -> None:
+    """No model: one is trained from the shipped examples; a usable one is left alone."""
+    from app.triage.classifier import load_classifier
+    from app.triage.training import ensure_model
+
+    settings = make_settings(triage={"model_path": str(tmp_path / "m.joblib")})
+    report = ensure_model(settings)
+    assert report is not None and not report.kept_old and report.examples > 150
+    assert load_classifier(settings).model is not None
+    assert ensure_model(settings) is None
