@@ -126,7 +126,8 @@ def _fit(examples: list[Example]) -> TriageModel:
 
 
 def train(examples: list[Example], rules: tuple[Rule, ...] = (), k: int = 3) -> TriageModel:
-    """Fit a model, and calibrate the confidence of rules + model on `k` inner folds (3: enough for two numbers per field).
+    """Fit a model, and calibrate the confidence of rules + model on `k` inner folds
+    (three are enough to fit two numbers per field).
 
     The calibration maps a raw confidence to how often decisions that confident were right
     on mail the model had not seen (Platt scaling: two numbers per field).
