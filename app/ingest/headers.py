@@ -17,8 +17,10 @@ from email.utils import getaddresses, parsedate_to_datetime
 from app.ingest.charsets import decode_bytes
 
 ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
+# Adjacent encoded words are decoded together: a writer's program may split one UTF-8
+# character over two words ("=?utf-8?Q?p=C3?= =?utf-8?Q?=A5?=" is "på").
+ENCODED_RUN = re.compile(rf"{ENCODED_WORD.pattern}(?:[ \t]*{ENCODED_WORD.pattern})*")
 FOLD = re.compile(r"\r\n|\r|\n")
-BETWEEN_WORDS = re.compile(r"(?<=\?=)[ \t]+(?==\?)")
 MSGID = re.compile(r"<([^<>]*)>")
 
 # Headers seen glued to the end of the previous header's value ("+0200Received: from ...").
@@ -45,11 +47,10 @@ def decode_raw(value: str) -> tuple[str, list[str]]:
 
 
 def _decode_words(text: str, defects: list[str]) -> str:
-    """Replace each RFC 2047 encoded word by its text; adjacent words join without space."""
-    text = BETWEEN_WORDS.sub("", text)
+    """Replace each run of RFC 2047 encoded words by its text (joined without spaces)."""
 
     def word(match: re.Match[str]) -> str:
-        """One encoded word's text, through our charset fallbacks (bogus labels included)."""
+        """One run of encoded words as text, through our charset fallbacks (bogus labels too)."""
         try:
             parts = decode_header(match.group(0))
         except (HeaderParseError, ValueError):
@@ -66,7 +67,7 @@ def _decode_words(text: str, defects: list[str]) -> str:
             out.append(decoded)
         return "".join(out)
 
-    return ENCODED_WORD.sub(word, text)
+    return ENCODED_RUN.sub(word, text)
 
 
 def decode_addresses(raw_values: list[str]) -> list[tuple[str, str]]:

@@ -277,3 +277,8 @@ def test_utf8_with_pasted_windows_1252_keeps_both():
         "ændret i går."
     )
     assert any("mixed" in defect for defect in msg.defects)
+
+
+def test_a_character_split_over_two_encoded_words_is_joined():
+    msg = parse_message(make_raw(Subject="=?utf-8?Q?Fejl_p=C3?= =?utf-8?Q?=A5_sag?="))
+    assert msg.subject == "Fejl på sag"
