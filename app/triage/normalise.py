@@ -16,6 +16,8 @@ import snowballstemmer
 
 # Enough of a mail to decide on; long pasted logs only slow the classifier down.
 MAX_TEXT_CHARS = 4000
+MAX_SUBJECT_CHARS = 500
+_REPLY_PREFIX = re.compile(r"^\s*((re|sv|vs|fw|fwd|aw|videresendt)\s*:\s*)+", re.IGNORECASE)
 
 _FOLD = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa", "ä": "ae", "ö": "oe", "ü": "ue"})
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*|\d+", re.UNICODE)
@@ -53,6 +55,6 @@ def classifier_text(subject: str, text: str) -> str:
 
     Reply prefixes are dropped from the subject, since they say nothing about the request.
     """
-    subject = re.sub(r"^\s*((re|sv|vs|fw|fwd|aw|videresendt)\s*:\s*)+", "", subject or "", flags=re.IGNORECASE)
+    subject = _REPLY_PREFIX.sub("", (subject or "")[:MAX_SUBJECT_CHARS])
     body = (text or "")[:MAX_TEXT_CHARS]
     return f"{subject}\n{subject}\n{body}"

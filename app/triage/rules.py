@@ -27,6 +27,7 @@ FIELDS: dict[str, frozenset[str]] = {
 WHERE = ("any", "subject", "text")
 SUBJECT_BOOST = 1.5
 MAX_RULE_CHARS = 20000  # what a person writes in one mail; pasted logs beyond it are skipped
+MAX_SUBJECT_CHARS = 500  # a subject longer than this is a broken header, not more meaning
 _KEYS = {"name", "description", "field", "label", "weight", "where", "keywords", "patterns", "unless"}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
@@ -42,7 +43,8 @@ class MailText:
     @classmethod
     def of(cls, subject: str, text: str) -> MailText:
         """Fold subject and text for matching (a very long text only in part, for speed)."""
-        subject, text = fold(subject), fold((text or "")[:MAX_RULE_CHARS])
+        subject = fold((subject or "")[:MAX_SUBJECT_CHARS])
+        text = fold((text or "")[:MAX_RULE_CHARS])
         return cls(subject=subject, text=text, both=f"{subject}\n{text}")
 
     def part(self, where: str) -> str:
