@@ -16,7 +16,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 
 from app.ingest.charsets import decode_bytes
 
-ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
+ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?]*\?=")  # spaces inside: seen in real mail
 # Adjacent encoded words are decoded together: a writer's program may split one UTF-8
 # character over two words ("=?utf-8?Q?p=C3?= =?utf-8?Q?=A5?=" is "på").
 ENCODED_RUN = re.compile(rf"{ENCODED_WORD.pattern}(?:[ \t]*{ENCODED_WORD.pattern})*")

@@ -282,3 +282,8 @@ def test_utf8_with_pasted_windows_1252_keeps_both():
 def test_a_character_split_over_two_encoded_words_is_joined():
     msg = parse_message(make_raw(Subject="=?utf-8?Q?Fejl_p=C3?= =?utf-8?Q?=A5_sag?="))
     assert msg.subject == "Fejl på sag"
+
+
+def test_encoded_words_with_spaces_inside_are_decoded():
+    msg = parse_message(make_raw(Subject="=?UTF-8?Q? Personal=C3=A4nderung i DUBU?="))
+    assert msg.subject == "Personaländerung i DUBU"
