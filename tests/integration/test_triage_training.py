@@ -134,3 +134,19 @@ def test_ensure_model_trains_only_when_needed(make_settings, tmp_path: Path) -> 
     assert report is not None and not report.kept_old and report.examples > 150
     assert load_classifier(settings).model is not None
     assert ensure_model(settings) is None
+
+
+def test_cross_validation_keeps_each_thread_in_one_fold(small_folder: Path) -> None:
+    """A follow-up is never evaluated in another fold than the ticket it belongs to."""
+    from app.triage.evaluation import read_folder, thread_root
+    from app.triage.training import folds
+
+    mails = read_folder(small_folder)
+    rows = {m.file: m.row for m in mails}
+    groups = [thread_root(m.row, rows) for m in mails]
+    assert any(m.row["thread_of"] for m in mails)
+    assert [m.arrived for m in mails] == sorted(m.arrived for m in mails)  # date order
+    for _, test in folds(groups, 5):
+        in_fold = {mails[i].file for i in test}
+        for i in test:
+            assert groups[i] == mails[i].file or groups[i] in in_fold
