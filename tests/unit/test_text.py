@@ -215,3 +215,9 @@ def test_html_only_replies_lose_their_quote(quote_html):
     assert ORIGINAL not in msg.new_text
     assert QUESTION in msg.new_text
     assert ORIGINAL in quoted_text(msg.text)
+
+
+def test_name_skrev_above_quoted_lines_is_dropped_with_the_quote():
+    text = f"{QUESTION}\n\nPia Lauridsen skrev:\n> {ORIGINAL}\n"
+    assert extract_new_text(text) == QUESTION
+    assert quoted_text(text) == ORIGINAL
