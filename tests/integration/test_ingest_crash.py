@@ -11,6 +11,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -35,15 +36,19 @@ def big_mailbox(dubu_dev: Path) -> tuple[list[bytes], set[str]]:
     return raws + list(extra.values()), set(extra)
 
 
-def run_and_maybe_kill(config: Path, delay: float | None) -> tuple[int, str]:
-    """Run poll-once; SIGKILL it after `delay` seconds unless it finished. Returns (rc, output)."""
+def run_and_maybe_kill(config: Path, db_url: str, kill_at: int | None,
+                       rng: random.Random) -> tuple[int, str]:
+    """Run poll-once; SIGKILL it a random moment after `kill_at` messages are stored (unless it
+    finished first). Waiting on progress, not on a clock, keeps the kills inside the batches
+    however slow the machine is. Returns (return code, output)."""
     proc = subprocess.Popen([CLI, "--config", str(config), "poll-once"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    if delay is not None:
-        try:
-            proc.wait(timeout=delay)
-        except subprocess.TimeoutExpired:
+    if kill_at is not None:
+        while proc.poll() is None and stored_count(db_url) < kill_at:
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0.0, 0.15))
+        if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
     out, _ = proc.communicate(timeout=600)
     return proc.returncode, out.decode(errors="replace")
@@ -68,15 +73,19 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(
     seed = random.randrange(1_000_000)
     rng = random.Random(seed)
     progress: list[tuple[int, int]] = []  # (return code, messages stored after the run)
-    for _ in range(KILLS):
-        rc, out = run_and_maybe_kill(config, rng.uniform(1.5, 7.0))
+    for n in range(KILLS):
+        # Each kill a random number of messages further into the mailbox.
+        low = n * len(raws) // KILLS + 1
+        kill_at = rng.randint(low, low + len(raws) // KILLS - 2)
+        rc, out = run_and_maybe_kill(config, db_url, kill_at, rng)
         assert rc in (0, -signal.SIGKILL), f"seed {seed}: {out[-3000:]}"
         progress.append((rc, stored_count(db_url)))
+    print(f"seed {seed}: (return code, stored) after each run: {progress}")
     mid_run = [n for rc, n in progress if rc == -signal.SIGKILL and 0 < n < len(raws)]
-    assert mid_run, f"seed {seed}: no run was killed mid-way ({progress}); the test proved nothing"
-    rc, out = run_and_maybe_kill(config, None)
+    assert len(mid_run) >= KILLS - 1, f"seed {seed}: too few runs killed mid-way: {progress}"
+    rc, out = run_and_maybe_kill(config, db_url, None, rng)
     assert rc == 0, out[-3000:]
-    rc, out = run_and_maybe_kill(config, None)
+    rc, out = run_and_maybe_kill(config, db_url, None, rng)
     assert out.strip().splitlines()[-1].startswith("fetched 0:"), out
     engine = make_engine(db_url)
     try:
