@@ -195,3 +195,17 @@ def test_a_worker_that_loses_its_lock_stops(make_settings, _postgres_database: s
     runtime.dispose()
     assert not thread.is_alive()
     assert [type(e) for e in errors] == [worker.WorkerLockLostError]
+
+
+def test_a_failing_poll_is_logged_and_the_worker_goes_on(make_settings, sqlite_url: str,
+                                                         caplog) -> None:
+    """An unreachable mailbox makes one poll fail with a log line; nothing escapes the job."""
+    from tests.conftest import free_port
+
+    caplog.set_level(logging.ERROR, logger="app.worker")
+    settings = make_settings(database={"url": sqlite_url}, mailbox={
+        "host": "127.0.0.1", "port": free_port(), "security": "none", "timeout": 2})
+    runtime = _runtime(settings)
+    worker.poll_job(runtime)
+    runtime.dispose()
+    assert "poll failed" in caplog.text
