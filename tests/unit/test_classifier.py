@@ -108,3 +108,39 @@ def test_model_file_round_trip(model, tmp_path: Path) -> None:
     assert again.figures == {"category_macro_f1": 0.9}
     assert again.trained_at == model.trained_at
     assert again.calibration == model.calibration
+
+
+@pytest.mark.parametrize(
+    "subject, text, expected",
+    [
+        ("Vi kan ikke oprette underretninger",
+         "Siden kl. 8 har ingen i Modtagelsen kunnet oprette nye underretninger. Vi får en fejl.",
+         "fault/critical"),
+        ("Underetning kan ikke gemes", "jeg kan ikke gemme underetningen, der kommer fejl 500",
+         "fault/critical"),
+        ("betalinger til opholdssteder",
+         "Udbetalingerne til opholdsstederne er ikke gået ud i dag. Kørslen står som fejlet.",
+         "fault/critical"),
+        ("Digital Post virker ikke for nogen",
+         "Ingen breve går ud, hverken for mig eller kollegerne. Alle får fejlen 'Forsendelse afvist'.",
+         "fault/critical"),
+        ("DUBU is down", "Hi, DUBU has been down since 9 am for everyone in our team. Error 503.",
+         "fault/critical"),
+        ("Ekstremt langsomt", "DUBU er ekstremt langsomt for hele afdelingen i dag, vi kan reelt ikke arbejde.",
+         "fault/critical"),
+        ("Kan ikke logge ind", "Jeg kan ikke logge ind i DUBU i dag, jeg får adgang nægtet. Kollegerne kan godt.",
+         "fault/high"),
+        ("Underretning om barn i anden kommune",
+         "Hvordan registrerer jeg en underretning, når jeg ikke kan finde barnet i CPR?",
+         "question/normal"),
+        ("Spørgsmål + forslag",
+         "Det virker ikke når jeg sender brevet, og i øvrigt ville det være smart hvis man kunne se kvitteringen.",
+         "fault/normal"),
+        ("Journalfrase", "Hej Susanne, kan du oprette journalfrasen 'Hjemmebesøg uanmeldt'? Mvh Kim",
+         "change_request/normal"),
+    ],
+)
+def test_unseen_wording(subject: str, text: str, expected: str, model) -> None:
+    """Mail written for this test, not taken from the examples: typos, English, mixed intents."""
+    result = Classifier(RULES, model, 0.5).classify(subject, text)
+    assert f"{result.category.value}/{result.severity.value}" == expected
