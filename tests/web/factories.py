@@ -57,7 +57,8 @@ def make_ticket(session: Session, *, subject: str = "DUBU hænger", text: str = 
     at = created_at or T0 + timedelta(minutes=next(_counter))
     ticket = Ticket(subject=subject, requester=requester, requester_name="Anne Hansen",
                     category=category, topic=topic, severity=severity, status=status,
-                    assignee=assignee, confidence=0.8, created_at=at, updated_at=at, **fields)
+                    assignee=assignee, created_at=at, updated_at=at,
+                    **{"confidence": 0.8, **fields})
     session.add(ticket)
     session.flush()
     make_message(session, ticket=ticket, subject=subject, sender=requester, text=text, html=html,

@@ -57,7 +57,12 @@ def _queue(runtime: Runtime) -> dict[str, int]:
                             category="fault", severity="high", assignee=lene)
         attach(s, fault.messages[0], "skærmbillede 010203-1234.png", b"\x89PNG\r\n", "image/png")
         search = make_ticket(s, subject="Spørgsmål om frister", category="question", topic="andet",
-                             text="Hvor finder jeg fristerne for børnefaglig undersøgelse?\n")
+                             text="Hvor finder jeg fristerne for børnefaglig undersøgelse?\n",
+                             confidence=0.41, abstained=True, reasons=[
+                                 {"source": "rule", "name": "question-words", "field": "category",
+                                  "label": "question", "weight": 1.5},
+                                 {"source": "model", "name": "frist", "field": "topic",
+                                  "label": "andet", "weight": 0.12}])
         return {"fault": fault.id, "search": search.id}
 
 
