@@ -21,18 +21,18 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import insert, select, text  # noqa: E402
+from sqlalchemy import insert, select, text
 
-from app.db import init_db, make_engine, make_sessionmaker, sync_people  # noqa: E402
-from app.models import Base, Blob, InboundMessage, Person, Ticket  # noqa: E402
-from app.runtime import Runtime  # noqa: E402
-from app.services.auth import hash_password  # noqa: E402
-from app.settings import settings_from_dict  # noqa: E402
+from app.db import init_db, make_engine, make_sessionmaker, sync_people
+from app.models import Base, Blob, InboundMessage, Person, Ticket
+from app.runtime import Runtime
+from app.services.auth import hash_password
+from app.settings import settings_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = {
@@ -63,7 +63,7 @@ def _settings(url: str, folder: Path):  # type: ignore[no-untyped-def]
 def fill(runtime: Runtime, count: int, seed: int = 7) -> None:
     """`count` tickets over three years, each with its first mail; ~8 % still open."""
     rng = random.Random(seed)
-    start = datetime(2024, 4, 8, tzinfo=timezone.utc)
+    start = datetime(2024, 4, 8, tzinfo=UTC)
     topics = ["sagsbehandling", "oekonomi", "breve", "adgang", "opsaetning", "ledelsesinformation", "andet"]
     with runtime.sessions.begin() as s:
         people = [p.id for p in s.scalars(select(Person))] + [None] * 2
