@@ -54,6 +54,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         REMEMBER_COOKIE_SECURE=settings.instance.secure_cookies,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=10),
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        # Flask-WTF's strict mode demands a Referer on HTTPS posts, but Referrer-Policy:
+        # no-referrer means browsers send none: every form would fail. The token and
+        # SameSite=Lax cookies carry the protection.
+        WTF_CSRF_SSL_STRICT=False,
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,  # forms only; nothing large is uploaded
     )
     app.extensions[RUNTIME_KEY] = runtime

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, flash, g, redirect, render_template, request
+from flask import Flask, flash, g, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
@@ -38,6 +38,16 @@ def safe_back_url(fallback: str) -> str:
     return fallback
 
 
+def _back_to() -> str:
+    """Where a refused form goes back to: its ticket or mail (browsers send no Referer here)."""
+    args = request.view_args or {}
+    if "ticket_id" in args:
+        return url_for("tickets.show", ticket_id=args["ticket_id"])
+    if "message_id" in args:
+        return url_for("queue.message", message_id=args["message_id"])
+    return safe_back_url("/")
+
+
 def register_error_pages(app: Flask) -> None:
     """Install the handlers on `app`."""
 
@@ -58,7 +68,7 @@ def register_error_pages(app: Flask) -> None:
         _rollback()
         if request.method == "POST":
             flash(str(error), "error")
-            return redirect(safe_back_url("/"), code=303)
+            return redirect(_back_to(), code=303)
         return _page(400, "Ikke muligt", str(error))
 
     @app.errorhandler(CSRFError)

@@ -63,3 +63,43 @@ def test_next_parameter_cannot_leave_the_site(client) -> None:
     )
     assert answer.status_code == 303
     assert answer.headers["Location"] == "/"
+
+
+def test_https_forms_work_without_a_referer(make_settings, sqlite_url, password_hash) -> None:
+    """Browsers send no Referer (Referrer-Policy: no-referrer); HTTPS posts must still pass."""
+    from sqlalchemy import update
+
+    from app.db import make_engine, make_sessionmaker, sync_people
+    from app.models import Person
+    from app.runtime import Runtime
+    from app.web import create_app
+
+    settings = make_settings(database={"url": sqlite_url}, instance={"secure_cookies": True})
+    engine = make_engine(settings.database_url)
+    runtime = Runtime(settings=settings, engine=engine, sessions=make_sessionmaker(engine))
+    with runtime.sessions.begin() as s:
+        sync_people(s, settings)
+        s.flush()
+        s.execute(update(Person).values(password_hash=password_hash))
+    client = create_app(runtime=runtime).test_client()
+    page = client.get("/login", base_url="https://dubu.korsbaek.dk")
+    assert "Secure" in page.headers["Set-Cookie"]
+    import re
+
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    answer = client.post("/login", base_url="https://dubu.korsbaek.dk",
+                         data={"email": LENE, "password": PASSWORD, "csrf_token": token})
+    assert answer.status_code == 303
+    runtime.dispose()
+
+
+def test_refused_form_goes_back_to_its_ticket(client, web_runtime) -> None:
+    from tests.web.factories import make_ticket
+
+    with web_runtime.sessions.begin() as s:
+        tid = make_ticket(s).id
+    log_in(client, LENE)
+    token = csrf_token(client, f"/tickets/{tid}")
+    answer = client.post(f"/tickets/{tid}/notes", data={"body": "  ", "csrf_token": token})
+    assert answer.status_code == 303 and answer.headers["Location"] == f"/tickets/{tid}"
+    assert "Skriv en note." in client.get(f"/tickets/{tid}").get_data(as_text=True)
