@@ -2,7 +2,8 @@
 
 For every rule: how many requests (questions, faults, change requests) it fired on, how many of
 those carry the rule's label (its precision), and the files where it was wrong, so an
-administrator sees at once which rule is too eager.
+administrator sees at once which rule is too eager. Severity rules are judged on faults only,
+since only faults get a severity.
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ from app.triage.training import CATEGORIES, Example, load_examples
 
 
 def _labelled(rule: Rule, example: Example) -> str:
-    """The example's label for the rule's field (severity counts for faults only)."""
-    if rule.field == "severity" and example.category != "fault":
-        return "normal"
+    """The example's label for the rule's field."""
     return str(getattr(example, rule.field))
 
 
@@ -34,7 +33,8 @@ def check_rules(rules_dir: str | Path, folder: Path | None = None,
     hits: dict[str, list[tuple[Example, str]]] = {rule.name: [] for rule in rules}
     for example in examples:
         for hit in fire(rules, example.subject, example.text):
-            hits[hit.rule.name].append((example, hit.matched))
+            if hit.rule.field != "severity" or example.category == "fault":
+                hits[hit.rule.name].append((example, hit.matched))
     lines.append(f"Matches in {len(examples)} labelled requests ({', '.join(CATEGORIES)}) of {folder}:")
     for rule in rules:
         matched = hits[rule.name]
