@@ -227,25 +227,38 @@ def ingest_raw(runtime: Runtime, raw: bytes, *, source: str, received_at: dateti
     message: it is quarantined with the error. Only a failing database escapes.
     """
     origin = Origin(source=source, mailbox=mailbox, uidvalidity=uidvalidity, uid=uid)
+    attempts = 2  # a unique-constraint clash with another process is worth one more try
+    for attempt in range(1, attempts + 1):
+        message_id: list[str] = []
+        try:
+            return _ingest_once(runtime, raw, origin, received_at, message_id)
+        except Exception as error:  # noqa: BLE001 - any failure of one mail means quarantine
+            if isinstance(error, IntegrityError):
+                raced = _stored_meanwhile(runtime, origin, message_id[0] if message_id else None)
+                if raced is not None:
+                    return raced
+                if attempt < attempts:
+                    continue
+            log.warning("quarantining a mail from %s: %s", source, error)
+            return quarantine_raw(runtime, raw, _describe(error), source=source,
+                                  received_at=received_at, mailbox=mailbox,
+                                  uidvalidity=uidvalidity, uid=uid,
+                                  message_id=message_id[0] if message_id else None)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _ingest_once(runtime: Runtime, raw: bytes, origin: Origin, received_at: datetime | None,
+                 message_id: list[str]) -> IngestOutcome:
+    """One attempt in one transaction; `message_id` receives the parsed Message-ID (for
+    quarantine and race checks when the attempt fails later)."""
     now = runtime.now()
-    message_id: str | None = None
-    try:
-        with session_scope(runtime.sessions) as session:
-            draft = _run_steps(session, runtime, Draft(raw=raw, origin=origin))
-            if draft.parsed is not None:
-                message_id = draft.parsed.message_id
-            if draft.stored is not None:
-                return _duplicate(draft.stored)
-            return _persist(session, runtime, draft, received_at, now)
-    except Exception as error:  # noqa: BLE001 - any failure of one mail means quarantine
-        if isinstance(error, IntegrityError):
-            raced = _stored_meanwhile(runtime, origin, message_id)
-            if raced is not None:
-                return raced
-        log.warning("quarantining a mail from %s: %s", source, error)
-        return quarantine_raw(runtime, raw, _describe(error), source=source,
-                              received_at=received_at, mailbox=mailbox, uidvalidity=uidvalidity,
-                              uid=uid, message_id=message_id)
+    with session_scope(runtime.sessions) as session:
+        draft = _run_steps(session, runtime, Draft(raw=raw, origin=origin))
+        if draft.parsed is not None:
+            message_id.append(draft.parsed.message_id)
+        if draft.stored is not None:
+            return _duplicate(draft.stored)
+        return _persist(session, runtime, draft, received_at, now)
 
 
 def _stored_meanwhile(runtime: Runtime, origin: Origin, message_id: str | None) -> IngestOutcome | None:
