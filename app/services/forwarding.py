@@ -198,7 +198,3 @@ def _sha(session: Session, attachment_id: int) -> str:
     record = session.get(AttachmentRecord, attachment_id)
     return record.sha256 if record else ""
 
-
-def forwards_of(session: Session, ticket_id: int) -> list[Forward]:
-    """The forwards of a ticket, oldest first."""
-    return list(session.scalars(select(Forward).where(Forward.ticket_id == ticket_id).order_by(Forward.at)))

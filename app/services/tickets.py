@@ -221,3 +221,20 @@ def failed_mail_count(session: Session) -> int:
 
     return int(session.scalar(select(func.count(OutboundMessage.id))
                               .where(OutboundMessage.status == "failed")) or 0)
+
+
+@dataclass(frozen=True)
+class TicketPage:
+    """Everything the ticket page shows."""
+
+    ticket: Ticket
+    entries: list[Entry]
+    forwards: list[Forward]
+    people: list[Person]
+
+
+def ticket_page(session: Session, ticket_id: int) -> TicketPage:
+    """The ticket, its history in order, its forwards and the people it can be assigned to."""
+    ticket = get_ticket(session, ticket_id)
+    forwards = list(session.scalars(select(Forward).where(Forward.ticket_id == ticket.id).order_by(Forward.at)))
+    return TicketPage(ticket, timeline(session, ticket), forwards, people(session))

@@ -12,7 +12,6 @@ from app.errors import NotFoundError
 from app.models import Blob
 from app.services import ticket_actions, tickets
 from app.services.accounts import rights_of
-from app.services.forwarding import forwards_of
 from app.web.access import current_person, db, login_required, remote_addr
 from app.web.extensions import get_runtime
 from app.web.forms import form_int
@@ -26,11 +25,11 @@ bp = Blueprint("tickets", __name__, url_prefix="/tickets")
 @login_required
 def show(ticket_id: int) -> str:
     """Every message in order, the classification and the actions allowed."""
-    ticket = tickets.get_ticket(db(), ticket_id)
+    page = tickets.ticket_page(db(), ticket_id)
     return render_template(
-        "tickets/show.html", t=ticket, entries=tickets.timeline(db(), ticket),
-        forwards=forwards_of(db(), ticket.id), rights=rights_of(current_person()),
-        people=tickets.people(db()), categories=CATEGORY_NAMES, topics=TOPIC_NAMES,
+        "tickets/show.html", t=page.ticket, entries=page.entries, forwards=page.forwards,
+        rights=rights_of(current_person()), people=page.people,
+        categories=CATEGORY_NAMES, topics=TOPIC_NAMES,
         severities=SEVERITY_NAMES, statuses=STATUS_NAMES, clean_html=clean_html,
         prefix=get_runtime().settings.instance.ticket_prefix,
     )

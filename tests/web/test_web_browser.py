@@ -84,6 +84,8 @@ def test_superuser_finds_reclassifies_and_replies(live, smtp_server) -> None:
         b.log_in(page, base, LENE, PASSWORD)
         page.screenshot(path=str(SCREENSHOTS / "queue.png"), full_page=True)
         _assert_accessible(page)
+        critical = page.locator("tr", has_text="Underretning kan ikke registreres")
+        assert "Kritisk" in critical.inner_text()  # not by colour alone
         page.get_by_label("Søg i emne, afsender og tekst").fill("børnefaglig undersøgelse")
         page.get_by_role("button", name="Vis").click()
         page.get_by_role("link", name="Spørgsmål om frister").click()
