@@ -29,6 +29,7 @@ from app.models import AttachmentRecord, Blob, OutboundMessage, Person, utcnow
 from app.runtime import Runtime
 from app.services.audit import record
 from app.settings import Settings
+from app.triage.cpr import mask_cpr
 
 if TYPE_CHECKING:  # the sender imports Flask; only send_pending needs it, at run time
     from app.mail.sender import Outgoing
@@ -36,6 +37,8 @@ if TYPE_CHECKING:  # the sender imports Flask; only send_pending needs it, at ru
 log = logging.getLogger(__name__)
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+# Kinds that go to addresses outside the municipality (the service desk, KOMBIT).
+LEAVES_MUNICIPALITY = frozenset({"forward_nc", "forward_kombit"})
 LEASE = timedelta(minutes=10)  # longer than any SMTP timeout: a live sender is never overtaken
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_CAP = timedelta(hours=6)
@@ -166,7 +169,7 @@ def backoff(attempts: int) -> timedelta:
     return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_CAP)
 
 
-_CLAIMED = ("id", "message_id", "to_addrs", "cc_addrs", "subject", "body_text", "body_html",
+_CLAIMED = ("id", "kind", "message_id", "to_addrs", "cc_addrs", "subject", "body_text", "body_html",
             "in_reply_to", "references", "extra_headers", "attachment_ids")
 
 
@@ -220,10 +223,15 @@ def _outgoing(runtime: Runtime, row: Row[Any]) -> Outgoing:
                 ).first()
                 if found is None:
                     raise AttachmentMissingError(f"attachment {attachment_id} no longer exists")
-                files.append(OutgoingAttachment(*found))
+                filename, content_type, data = found
+                # A file name is personal data too ("underretning 140612-4387.pdf").
+                files.append(OutgoingAttachment(mask_cpr(filename), content_type, data))
+    subject, body_text = row.subject, row.body_text
+    if row.kind in LEAVES_MUNICIPALITY:  # masked when drafted; masked again as a last guard
+        subject, body_text = mask_cpr(subject), mask_cpr(body_text)
     return Outgoing(
         message_id=row.message_id, to=tuple(row.to_addrs), cc=tuple(row.cc_addrs),
-        subject=row.subject, body_text=row.body_text, body_html=row.body_html,
+        subject=subject, body_text=body_text, body_html=row.body_html,
         in_reply_to=row.in_reply_to, references=tuple(row.references),
         extra_headers=tuple((str(k), str(v)) for k, v in row.extra_headers.items()),
         attachments=tuple(files),

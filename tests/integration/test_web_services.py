@@ -144,3 +144,30 @@ def test_failed_logins_are_limited_per_client_address(runtime) -> None:
         assert auth.is_throttled(s, "new@korsbaek.dk", "198.51.100.7", T0)
         assert not auth.is_throttled(s, "new@korsbaek.dk", "198.51.100.8", T0)
         assert not auth.is_throttled(s, "new@korsbaek.dk", "198.51.100.7", T0 + auth.LOGIN_WINDOW * 2)
+
+
+def test_ticked_attachment_leaves_with_its_cpr_masked(make_settings, db_url, smtp_server,
+                                                       smtp_settings) -> None:
+    """A CPR number in an attachment's file name never reaches the service desk."""
+    from app.db import make_engine, make_sessionmaker, sync_people
+    from app.mail.outbox import send_pending
+    from app.runtime import Runtime
+
+    settings = make_settings(database={"url": db_url}, smtp=smtp_settings)
+    engine = make_engine(settings.database_url)
+    rt = Runtime(settings=settings, engine=engine, sessions=make_sessionmaker(engine), now=lambda: T0)
+    with rt.sessions.begin() as s:
+        sync_people(s, settings)
+        ticket = make_ticket(s, subject="Underretning kan ikke gemmes", severity="critical")
+        record = attach(s, ticket.messages[0], "underretning 010203-1234.pdf", b"%PDF-1.4")
+        tid, attachment_id = ticket.id, record.id
+    with rt.sessions.begin() as s:
+        forwarding.send_forward(s, settings, person(s, LENE), tid, "netcompany",
+                                reason="Blokerer", attachment_ids=[attachment_id], now=T0)
+    assert send_pending(rt).sent == 1
+    [mail] = smtp_server.wait_for(1)
+    [part] = list(mail.iter_attachments())
+    assert part.get_filename() == "underretning 010203-XXXX.pdf"
+    assert part.get_content() == b"%PDF-1.4"
+    assert "010203-1234" not in mail.as_string()
+    engine.dispose()
