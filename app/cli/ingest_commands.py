@@ -15,17 +15,31 @@ from app.runtime import open_runtime
 
 
 @click.command("init-db")
+@click.option("--skip-model", is_flag=True,
+              help="Don't train a classifier model when there is none (rules only until retrain).")
 @click.pass_context
-def init_db_command(ctx: click.Context) -> None:
-    """Create the database schema, or upgrade it, and load the configured people."""
+def init_db_command(ctx: click.Context, skip_model: bool) -> None:
+    """Create the database schema, or upgrade it, load the configured people, and make sure a
+    classifier model exists (trained from the shipped examples and corrections when missing)."""
+    from app.triage.training import ensure_model
+
     runtime = open_runtime(get_settings(ctx))
     try:
         init_db(runtime.engine)
         with session_scope(runtime.sessions) as session:
             sync_people(session, runtime.settings)
+        click.echo(f"database ready: {runtime.engine.url.render_as_string(hide_password=True)}")
+        if skip_model:
+            return
+        with runtime.sessions() as session:
+            report = ensure_model(runtime.settings, session=session)
     finally:
         runtime.dispose()
-    click.echo(f"database ready: {runtime.engine.url.render_as_string(hide_password=True)}")
+    if report is None:
+        click.echo(f"model ready: {runtime.settings.model_path}")
+    else:
+        click.echo(f"model trained on {report.examples} examples and {report.corrections} "
+                   f"corrections: {report.path}")
 
 
 @click.command("poll-once")

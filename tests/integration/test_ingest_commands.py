@@ -34,7 +34,8 @@ def cli(tmp_path: Path):
 def test_import_a_folder_then_export_jsonl(cli, write_config, tmp_path: Path,
                                            dubu_dev: Path) -> None:
     config = write_config(database={"url": f"sqlite:///{tmp_path / 'cli.db'}"})
-    cli(config, "init-db")
+    assert "model trained on 184 examples" in cli(config, "init-db").stdout
+    assert "model ready" in cli(config, "init-db").stdout  # a second run keeps the model
     folder = tmp_path / "mails"
     folder.mkdir()
     labels = list(csv.DictReader((dubu_dev / "labels.csv").read_text().splitlines()))[:40]
@@ -59,7 +60,7 @@ def test_import_a_folder_then_export_jsonl(cli, write_config, tmp_path: Path,
 
 def test_import_an_mbox_file(cli, write_config, tmp_path: Path) -> None:
     config = write_config(database={"url": f"sqlite:///{tmp_path / 'cli.db'}"})
-    cli(config, "init-db")
+    cli(config, "init-db", "--skip-model")
     box = mailbox.mbox(str(tmp_path / "gammel.mbox"))
     for i in range(3):
         box.add(make_mail(f"Spørgsmål {i}", f"Hvordan finder jeg bevilling {i}?"))
@@ -76,7 +77,7 @@ def test_poll_once_json(cli, write_config, tmp_path: Path, dovecot) -> None:
                                            headers={"Auto-Submitted": "auto-replied"})])
     config = write_config(database={"url": f"sqlite:///{tmp_path / 'cli.db'}"},
                           mailbox=dovecot.settings())
-    cli(config, "init-db")
+    cli(config, "init-db", "--skip-model")
     out = cli(config, "poll-once", "--json").stdout
     assert json.loads(out.strip().splitlines()[-1]) == {
         "fetched": 2, "tickets": 1, "followups": 0, "noise": 1, "quarantined": 0, "duplicates": 0}
