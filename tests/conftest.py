@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
@@ -38,6 +39,18 @@ def skip_or_fail(message: str) -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"required under CI=true: {message}")
     pytest.skip(message)
+
+
+def screenshots_dir() -> Path:
+    """Where browser tests save screenshots: docs/screenshots when DUBU_TRIAGE_SCREENSHOTS=1
+    (the documented command that refreshes them), else a temporary folder, so that an ordinary
+    test run leaves the work tree clean."""
+    if os.environ.get("DUBU_TRIAGE_SCREENSHOTS") == "1":
+        folder = ROOT / "docs" / "screenshots"
+    else:
+        folder = Path(tempfile.gettempdir()) / "dubu-triage-screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def free_port() -> int:
@@ -244,4 +257,4 @@ def smtp_settings(smtp_server: SmtpServer) -> dict[str, Any]:
     }
 
 
-__all__ = ["skip_or_fail", "free_port", "example_config", "load_settings", "message_from_bytes"]
+__all__ = ["example_config", "free_port", "load_settings", "message_from_bytes", "skip_or_fail"]

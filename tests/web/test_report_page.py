@@ -20,11 +20,10 @@ from werkzeug.serving import make_server
 from app.models import AuditEvent, Person, Ticket
 from app.runtime import Runtime
 from app.settings import Settings
-from tests.conftest import ROOT, free_port, skip_or_fail
+from tests.conftest import free_port, screenshots_dir, skip_or_fail
 from tests.integration.test_report_history import add_ticket, generate_quarter, local
 from tests.web.conftest import PASSWORD, csrf_token, log_in
 
-SCREENSHOT = ROOT / "docs" / "screenshots" / "report.png"
 CHROMIUM = "/usr/bin/chromium"
 MADS = "mads.kjaer@korsbaek.dk"
 
@@ -84,11 +83,11 @@ def test_report_page_and_charts_in_chromium(live_server: str) -> None:
             width = page.eval_on_selector(f"#chart-{chart}", "img => img.complete && img.naturalWidth")
             assert width and width > 200, f"chart {chart} was not drawn"
         assert int(page.inner_text("#created")) > 0
-        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOT), full_page=True)
+        shot = screenshots_dir() / "report.png"
+        page.screenshot(path=str(shot), full_page=True)
         browser.close()
     assert outside == []
-    assert SCREENSHOT.stat().st_size > 10_000
+    assert shot.stat().st_size > 10_000
 
 
 def test_csv_download_is_the_report(client: FlaskClient, quarter: Runtime) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -14,13 +13,12 @@ from app.mail.outbox import send_pending
 from app.models import AuditEvent, Correction, Person, Ticket
 from app.runtime import Runtime
 from app.web import create_app
-from tests.conftest import skip_or_fail
+from tests.conftest import screenshots_dir, skip_or_fail
 from tests.web import browser as b
 from tests.web.conftest import PASSWORD
 from tests.web.factories import attach, make_message, make_ticket, person
 
 pytestmark = pytest.mark.browser
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 LENE, PETER = "lene.mortensen@korsbaek.dk", "peter.lund@korsbaek.dk"
 
 
@@ -82,7 +80,7 @@ def test_superuser_finds_reclassifies_and_replies(live, smtp_server) -> None:
     with b.browser() as chrome:
         page = chrome.new_page(viewport={"width": 1280, "height": 900})
         b.log_in(page, base, LENE, PASSWORD)
-        page.screenshot(path=str(SCREENSHOTS / "queue.png"), full_page=True)
+        page.screenshot(path=str(screenshots_dir() / "queue.png"), full_page=True)
         _assert_accessible(page)
         critical = page.locator("tr", has_text="Underretning kan ikke registreres")
         assert "Kritisk" in critical.inner_text()  # not by colour alone
@@ -95,7 +93,7 @@ def test_superuser_finds_reclassifies_and_replies(live, smtp_server) -> None:
         page.get_by_label("Svar til anne.hansen@korsbaek.dk").fill("Fristerne står under Sagen › Frister.")
         page.get_by_role("button", name="Send svar").click()
         page.get_by_text("Svaret er lagt i udbakken").wait_for()
-        page.screenshot(path=str(SCREENSHOTS / "ticket.png"), full_page=True)
+        page.screenshot(path=str(screenshots_dir() / "ticket.png"), full_page=True)
         _assert_accessible(page)
     assert send_pending(runtime).sent == 1
     mail = smtp_server.wait_for(1)[0]
@@ -119,7 +117,7 @@ def test_forward_to_service_desk_masks_cpr(live, smtp_server) -> None:
         page.get_by_role("button", name="Opdatér forhåndsvisning").click()
         preview = page.locator("#preview-body").inner_text()
         assert "010203-XXXX" in preview and "1234" not in preview.replace("DUBU-", "")
-        page.screenshot(path=str(SCREENSHOTS / "forward-preview.png"), full_page=True)
+        page.screenshot(path=str(screenshots_dir() / "forward-preview.png"), full_page=True)
         page.get_by_role("button", name="Send til Netcompany Servicedesk").click()
         page.get_by_text("Sendt til Netcompany Servicedesk").wait_for()
     assert send_pending(runtime).sent == 1
