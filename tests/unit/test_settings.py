@@ -1,5 +1,6 @@
 """The configuration file: strict, typed, clear about what is wrong."""
 
+from dataclasses import FrozenInstanceError
 from pathlib import Path
 
 import pytest
@@ -46,5 +47,5 @@ def test_password_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 def test_settings_are_frozen() -> None:
     """Nobody changes the settings behind the service's back."""
     settings = load_settings(ROOT / "config.example.toml")
-    with pytest.raises(Exception):
+    with pytest.raises(FrozenInstanceError):
         settings.mailbox.host = "elsewhere"  # type: ignore[misc]
