@@ -93,6 +93,9 @@ class Person(Base):
     away_until: Mapped[date | None] = mapped_column(Date)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     password_hash: Mapped[str | None] = mapped_column(String(200))
+    # Part of every session's id: logging out counts it up, which ends every session of the
+    # person (the session cookie lives in the browser; a copy of it must die at log-out too).
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

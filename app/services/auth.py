@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -22,8 +22,11 @@ LOGIN_WINDOW = timedelta(minutes=15)
 MAX_FAILS_PER_ADDRESS = 5
 MAX_FAILS_PER_CLIENT = 20
 MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 1024  # a longer "password" only makes the server hash megabytes
 
-_hasher = PasswordHasher()
+# argon2id with the RFC 9106 low-memory profile (64 MiB, 3 passes, 4 lanes), named here so a
+# new library default cannot weaken it unseen; `authenticate` rehashes older hashes.
+_hasher = PasswordHasher.from_parameters(profiles.RFC_9106_LOW_MEMORY)
 # Verified against when the address is unknown, so a wrong address costs as long as a wrong
 # password and the answer time does not tell which addresses have accounts.
 _DUMMY_HASH = _hasher.hash("no such account")
@@ -39,14 +42,24 @@ def hash_password(password: str) -> str:
 
 def set_password(session: Session, email: str, password: str, *, by: str = "cli") -> Person:
     """Give the configured person with `email` a new password (recorded, not the password)."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidActionError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
     person = session.scalar(select(Person).where(Person.email == email.strip().lower()))
     if person is None:
         raise NotFoundError(f"no person with the address {email} (run init-db with the configuration)")
+    _check_password(password, person.email)
     person.password_hash = hash_password(password)
     audit.record(session, "password_set", actor_label=by, detail={"email": person.email})
     return person
+
+
+def _check_password(password: str, email: str) -> None:
+    """The password rules: 10 to 1024 characters, and not the person's own address or name part."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidActionError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise InvalidActionError(f"the password must have at most {MAX_PASSWORD_LENGTH} characters")
+    local = email.partition("@")[0]
+    if len(local) >= 4 and local in password.lower():  # the first thing an attacker tries
+        raise InvalidActionError("the password must not contain your e-mail address")
 
 
 def _recent_failures(session: Session, column: Any, value: str, now: datetime) -> int:

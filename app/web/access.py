@@ -27,7 +27,7 @@ class Account(UserMixin):
     """The logged-in person as Flask-Login sees it.
 
     The id carries the tail of the password hash, so changing a password ends every other
-    session of that person.
+    session of that person, and the person's session epoch, so logging out ends them all.
     """
 
     def __init__(self, person: Person) -> None:
@@ -35,8 +35,8 @@ class Account(UserMixin):
         self.person = person
 
     def get_id(self) -> str:
-        """`<person id>:<hash tail>`, stored in the signed session cookie."""
-        return f"{self.person.id}:{(self.person.password_hash or '')[-16:]}"
+        """`<person id>:<session epoch>:<hash tail>`, stored in the signed session cookie."""
+        return session_id(self.person)
 
     @property
     def is_active(self) -> bool:
@@ -61,14 +61,19 @@ def remote_addr() -> str | None:
     return request.remote_addr
 
 
+def session_id(person: Person) -> str:
+    """What a session of `person` is known by; it changes at log-out and with the password."""
+    return f"{person.id}:{person.session_epoch or 0}:{(person.password_hash or '')[-16:]}"
+
+
 @login_manager.user_loader
 def _load_account(user_id: str) -> Account | None:
-    """Find the session's person; a changed password or an inactive person logs out."""
-    person_id, _, tail = user_id.partition(":")
+    """Find the session's person; a log-out, a new password or an inactive person ends it."""
+    person_id = user_id.partition(":")[0]
     if not person_id.isdigit():
         return None
     person = db().get(Person, int(person_id))
-    if person is None or not person.active or (person.password_hash or "")[-16:] != tail:
+    if person is None or not person.active or session_id(person) != user_id:
         return None
     return Account(person)
 

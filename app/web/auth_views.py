@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import unicodedata
+from urllib.parse import urlsplit
+
 from flask import Blueprint, flash, redirect, render_template, request, session
 from flask_login import login_user, logout_user
 from werkzeug.wrappers import Response
@@ -15,8 +18,16 @@ bp = Blueprint("auth", __name__)
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path on this site (no scheme, no host, no `//`) is followed after log-in."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    """Only a path on this site (no scheme, no host, no `//`) is followed after log-in.
+
+    Whitespace and control characters are refused outright: browsers and Werkzeug drop a tab
+    or line break from a URL, so `/<TAB>/evil.example` would become `//evil.example`.
+    """
+    if not target or any(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in target):
+        return "/"
+    parts = urlsplit(target)
+    if (target.startswith("/") and not target.startswith("//") and "\\" not in target
+            and not parts.scheme and not parts.netloc):
         return target
     return "/"
 
@@ -44,7 +55,11 @@ def login() -> Response | tuple[str, int] | str:
 @login_required
 def logout() -> Response:
     """End the session."""
-    audit.record(db(), "logout", actor=current_person(), remote_addr=remote_addr())
+    person = current_person()
+    audit.record(db(), "logout", actor=person, remote_addr=remote_addr())
+    # A copy of the cookie (a shared PC, a proxy log) must not outlive the log-out: the new
+    # epoch no longer matches any session id issued before.
+    person.session_epoch = (person.session_epoch or 0) + 1
     logout_user()
     session.clear()
     flash("Du er logget ud.", "info")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 16:03:32.612425
+Create Date: 2026-11-28 16:25:34.462215
 """
 
 from alembic import op
@@ -53,6 +53,7 @@ def upgrade() -> None:
     sa.Column('away_until', sa.Date(), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('password_hash', sa.String(length=200), nullable=True),
+    sa.Column('session_epoch', sa.Integer(), server_default='0', nullable=False),
     sa.Column('created_at', app.models.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_person')),
     sa.UniqueConstraint('email', name=op.f('uq_person_email'))
