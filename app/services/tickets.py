@@ -27,7 +27,7 @@ from app.models import (
 PAGE_SIZE = 50
 OPEN_STATUSES = ("new", "open", "waiting", "forwarded")
 QUEUE_VIEWS = ("mine", "areas", "open", "triage", "all")
-SORTS = ("newest", "oldest", "severity")
+SORTS = ("newest", "oldest", "severity", "hypercare")
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,11 @@ SEVERITY_ORDER = ("critical", "high", "normal")
 
 
 def _ordering(query: Select[Any], sort: str) -> Select[Any]:
-    """Sort by age (newest or oldest first) or by severity, then age."""
+    """Sort by age (newest or oldest first), by severity then age, or hypercare tickets first
+    (those that arrived in the hypercare weeks after go-live), most severe and oldest first."""
+    if sort == "hypercare":
+        return query.order_by(Ticket.hypercare.desc(), Ticket.severity.asc(),
+                              Ticket.created_at.asc(), Ticket.id.asc())
     if sort == "oldest":
         return query.order_by(Ticket.created_at.asc(), Ticket.id.asc())
     if sort == "severity":

@@ -43,6 +43,18 @@ def test_queue_views_filters_search_and_paging(runtime) -> None:
         assert tickets.list_queue(s, lene, QueueFilter(q="100%_")).rows == []
 
 
+def test_queue_shows_hypercare_tickets_first(runtime) -> None:
+    """During and after go-live, the superusers can put the hypercare weeks' tickets on top."""
+    with runtime.sessions.begin() as s:
+        make_ticket(s, subject="Efter hypercare, kritisk", severity="critical")
+        make_ticket(s, subject="Hypercare, normal", hypercare=True)
+        make_ticket(s, subject="Hypercare, høj", severity="high", hypercare=True)
+    with runtime.sessions() as s:
+        rows = tickets.list_queue(s, person(s, LENE), QueueFilter(sort="hypercare")).rows
+        assert [t.subject for t in rows] == [
+            "Hypercare, høj", "Hypercare, normal", "Efter hypercare, kritisk"]
+
+
 def test_reclassify_reply_and_status(runtime) -> None:
     with runtime.sessions.begin() as s:
         ticket = make_ticket(s, category="question", text="Hvordan opretter jeg en handleplan?")
