@@ -152,7 +152,8 @@ def draft_forward(session: Session, settings: Settings, person: Person, ticket_i
         masked_text=_masked_text(mails),
     )
     references = tuple(m.message_id for m in mails[:1])  # the caseworker's original
-    return ForwardDraft(target.name, to, subject, body, ticket.severity, reason.strip(),
+    # Masked here too: the reason is kept in the Forward record and the audit log for good.
+    return ForwardDraft(target.name, to, subject, body, ticket.severity, mask_cpr(reason.strip()),
                         references, _choices(session, mails, attachment_ids))
 
 

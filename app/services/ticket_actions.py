@@ -20,6 +20,7 @@ from app.services import audit
 from app.services.accounts import Right, require
 from app.services.tickets import get_message, get_ticket
 from app.settings import Settings
+from app.triage.cpr import mask_cpr
 
 MAX_TEXT = 20_000
 
@@ -79,8 +80,9 @@ def reclassify(session: Session, person: Person, ticket_id: int, *, category: st
         ticket_id=ticket.id, by_id=person.id, at=now,
         old_category=ticket.category, old_topic=ticket.topic, old_severity=ticket.severity,
         category=new[0].value, topic=new[1].value, severity=new[2].value,
-        subject=first.subject if first else ticket.subject,
-        text=first.new_text if first else "",
+        # The model learns words, not people: CPR numbers are masked before they are kept.
+        subject=mask_cpr(first.subject if first else ticket.subject),
+        text=mask_cpr(first.new_text if first else ""),
     )
     session.add(correction)
     detail = {"from": [ticket.category, ticket.topic, ticket.severity], "to": [n.value for n in new]}
@@ -113,6 +115,17 @@ def _caseworker_mail(session: Session, ticket: Ticket) -> InboundMessage | None:
     ).first() or _first_inbound(session, ticket)
 
 
+def is_internal(settings: Settings, address: str) -> bool:
+    """True for an address of the municipality: our own mail domains or a subdomain of them.
+
+    Replies to caseworkers there keep CPR numbers (they need to know which child's case is
+    meant); a reply to any other address is masked like a forward.
+    """
+    domain = address.rpartition("@")[2].strip().lower()
+    ours = {a.rpartition("@")[2].lower() for a in (settings.smtp.sender, settings.mailbox.username)}
+    return any(domain == d or domain.endswith("." + d) for d in ours if d)
+
+
 def reply(session: Session, settings: Settings, person: Person, ticket_id: int, body: str, *,
           now: datetime, remote_addr: str | None = None) -> OutboundMessage:
     """Answer the caseworker by mail (through the outbox), threaded on their Message-ID."""
@@ -125,6 +138,8 @@ def reply(session: Session, settings: Settings, person: Person, ticket_id: int, 
     ref = ticket_ref(settings.instance.ticket_prefix, ticket.id)
     subject, text = render("reply", ref=ref, subject=ticket.subject, body=_text(body, "et svar"),
                            author_name=person.name)
+    if not is_internal(settings, ticket.requester):  # the mail leaves the municipality
+        subject, text = mask_cpr(subject), mask_cpr(text)
     answered = _caseworker_mail(session, ticket)
     thread = [answered.message_id] if answered else []
     outbound = enqueue(session, settings, kind="reply", to=[ticket.requester], subject=subject,

@@ -1,0 +1,71 @@
+"""Privacy review: CPR numbers masked where mail leaves the municipality and where text is kept.
+
+Both databases. Replies to caseworkers of the municipality keep CPR numbers on purpose (they
+must know which child's case is meant); everything that leaves for another domain is masked.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from app.models import AuditEvent, Correction, Forward, OutboundMessage
+from app.services import forwarding, ticket_actions
+from tests.web.factories import T0, make_ticket, person
+
+LENE = "lene.mortensen@korsbaek.dk"
+CPR = "140612-4387"
+MASKED = "140612-XXXX"
+
+
+def test_forward_reason_is_masked_in_the_mail_the_record_and_the_audit_log(runtime) -> None:
+    with runtime.sessions.begin() as s:
+        ticket = make_ticket(s, subject="Fejl i sag", text="Kan ikke gemme.")
+        record = forwarding.send_forward(
+            s, runtime.settings, person(s, LENE), ticket.id, "netcompany",
+            reason=f"Barnet {CPR} venter på en afgørelse", now=T0,
+        )
+        s.flush()
+        forward_id, outbound_id = record.id, record.outbound_id
+    with runtime.sessions() as s:
+        forward = s.get(Forward, forward_id)
+        assert forward.reason == f"Barnet {MASKED} venter på en afgørelse"
+        assert CPR not in s.get(OutboundMessage, outbound_id).body_text
+        event = s.scalars(select(AuditEvent).where(AuditEvent.action == "ticket.forwarded.netcompany")).one()
+        assert CPR not in str(event.detail) and MASKED in event.detail["reason"]
+
+
+def test_corrections_keep_the_words_but_not_the_cpr_numbers(runtime) -> None:
+    with runtime.sessions.begin() as s:
+        ticket = make_ticket(s, subject=f"Underretning om {CPR}", category="question",
+                             text=f"Jeg kan ikke gemme underretningen på 1406124387 i DUBU.")
+        ticket_actions.reclassify(s, person(s, LENE), ticket.id, category="fault",
+                                  topic="sagsbehandling", severity="high", now=T0)
+    with runtime.sessions() as s:
+        correction = s.scalars(select(Correction)).one()
+        assert correction.subject == f"Underretning om {MASKED}"
+        assert correction.text == f"Jeg kan ikke gemme underretningen på {MASKED} i DUBU."
+
+
+def _reply_to(runtime, requester: str) -> OutboundMessage:
+    """Reply to a ticket from `requester` whose subject and answer name a CPR number."""
+    with runtime.sessions.begin() as s:
+        ticket = make_ticket(s, subject=f"Sag om {CPR}", requester=requester)
+        out = ticket_actions.reply(s, runtime.settings, person(s, LENE), ticket.id,
+                                   f"Sagen om {CPR} er rettet.", now=T0)
+        out_id = out.id
+    with runtime.sessions() as s:
+        return s.get(OutboundMessage, out_id)
+
+
+def test_a_reply_to_a_caseworker_of_the_municipality_keeps_the_cpr_number(runtime) -> None:
+    sent = _reply_to(runtime, "anne.hansen@korsbaek.dk")
+    assert CPR in sent.subject and f"Sagen om {CPR} er rettet." in sent.body_text
+    sub = _reply_to(runtime, "anne@boern.korsbaek.dk")
+    assert CPR in sub.body_text
+
+
+def test_a_reply_to_an_address_outside_the_municipality_is_masked(runtime) -> None:
+    for address in ("someone@gmail.example", "x@korsbaek.dk.evil.example", "y@notkorsbaek.dk"):
+        sent = _reply_to(runtime, address)
+        assert CPR not in sent.subject + sent.body_text, address
+        assert f"Sagen om {MASKED} er rettet." in sent.body_text
