@@ -5,6 +5,12 @@ outbound mail, and every blob (raw bytes) no other row still refers to. Kept: th
 which records *that* a ticket was deleted and how much went with it, never what the mail said;
 and the forward and correction records, whose ticket reference becomes empty (their foreign
 keys say SET NULL: a forward is the record of a disclosure, a correction is training data).
+Those two keep who, when, where to and why, but what the mail said is blanked: a forward's
+subject, body and attachment names, a correction's subject and text.
+
+Suppressed noise (never a ticket, never restored) received before the same cutoff is deleted
+too, with its files. Quarantined mail is never deleted here: it may be a caseworker's mail
+nobody has looked at yet.
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ class RetentionResult:
     tickets: tuple[Expired, ...]
     blobs: int  # blobs no longer referenced, deleted (or that would be)
     dry_run: bool
+    noise: int = 0  # suppressed noise mails deleted (or that would be)
 
 
 def cutoff(settings: Settings, now: datetime) -> datetime:
@@ -128,44 +135,80 @@ def _delete_ticket(session: Session, ticket_id: int) -> set[str]:
     # The forward record stays, but must not point at outbound mail that is about to go.
     session.execute(update(Forward).where(Forward.outbound_id.in_(outbound_ids))
                     .values(outbound_id=None))
-    session.execute(update(Forward).where(Forward.ticket_id == ticket_id).values(ticket_id=None))
-    session.execute(update(Correction).where(Correction.ticket_id == ticket_id)
-                    .values(ticket_id=None))
-    session.execute(delete(AttachmentRecord).where(AttachmentRecord.message_id.in_(message_ids)))
-    session.execute(delete(InboundMessage).where(InboundMessage.id.in_(message_ids)))
+    _blank_kept_records(session, ticket_id)
+    _delete_messages(session, message_ids)
     session.execute(delete(OutboundMessage).where(OutboundMessage.ticket_id == ticket_id))
     session.execute(delete(Note).where(Note.ticket_id == ticket_id))
     session.execute(delete(Ticket).where(Ticket.id == ticket_id))
     return blobs
 
 
+def _blank_kept_records(session: Session, ticket_id: int) -> None:
+    """Keep the forwards' and corrections' who/when/why, blank what the mail said, unlink them."""
+    for forward in session.scalars(select(Forward).where(Forward.ticket_id == ticket_id)):
+        forward.subject = forward.body_sent = ""
+        # The file's fingerprint proves what was sent; its name may name the child.
+        forward.attachments_sent = [{"sha256": a.get("sha256", "")} for a in forward.attachments_sent or []]
+        forward.ticket_id = None
+    session.flush()
+    session.execute(update(Correction).where(Correction.ticket_id == ticket_id)
+                    .values(ticket_id=None, subject="", text=""))
+
+
+def expired_noise(session: Session, settings: Settings, now: datetime) -> list[int]:
+    """Ids of suppressed noise received before the cutoff that never became a ticket."""
+    return list(session.scalars(
+        select(InboundMessage.id).where(
+            InboundMessage.kind == "noise", InboundMessage.ticket_id.is_(None),
+            InboundMessage.received_at < cutoff(settings, now),
+        ).order_by(InboundMessage.id)
+    ))
+
+
+def _delete_messages(session: Session, message_ids: list[int]) -> set[str]:
+    """Delete stored mails that belong to no ticket; the blobs they used."""
+    blobs = _blobs_of(session, message_ids)
+    session.execute(delete(AttachmentRecord).where(AttachmentRecord.message_id.in_(message_ids)))
+    session.execute(delete(InboundMessage).where(InboundMessage.id.in_(message_ids)))
+    return blobs
+
+
 def run_retention(
     session: Session, settings: Settings, now: datetime, *, dry_run: bool = False
 ) -> RetentionResult:
-    """Delete (or, dry, only list) what retention removes, in the caller's transaction."""
+    """Delete (or, dry, only list) what retention removes, in the caller's transaction.
+
+    A dry run deletes inside a savepoint and rolls it back, so its figures are the real ones.
+    """
     expired = find_expired(session, settings, now)
-    candidates: set[str] = set()
+    noise = expired_noise(session, settings, now)
     if dry_run:
-        for item in expired:
-            message_ids = list(session.scalars(
-                select(InboundMessage.id).where(InboundMessage.ticket_id == item.ticket_id)
-            ))
-            candidates |= _blobs_of(session, message_ids)
-        blobs = _unreferenced_after(session, candidates, [e.ticket_id for e in expired])
-        return RetentionResult(cutoff(settings, now), tuple(expired), len(blobs), True)
+        with session.begin_nested() as savepoint:
+            orphans = _delete_expired(session, expired, noise, now)
+            savepoint.rollback()
+        return RetentionResult(cutoff(settings, now), tuple(expired), orphans, True, len(noise))
+    orphans = _delete_expired(session, expired, noise, now)
+    if expired or noise:
+        audit.record(session, "retention.run", actor_label="retention", at=now,
+                     detail={"tickets": len(expired), "noise": len(noise), "blobs": orphans,
+                             "cutoff": cutoff(settings, now).isoformat()})
+    return RetentionResult(cutoff(settings, now), tuple(expired), orphans, False, len(noise))
+
+
+def _delete_expired(session: Session, expired: list[Expired], noise: list[int], now: datetime) -> int:
+    """Delete the tickets (each audited) and the noise, then the blobs left unused; how many."""
+    candidates: set[str] = set()
     for item in expired:
         candidates |= _delete_ticket(session, item.ticket_id)
         audit.record(session, "retention.ticket_deleted", actor_label="retention",
                      ticket_id=item.ticket_id, at=now, detail=_detail(item))
+    if noise:
+        candidates |= _delete_messages(session, noise)
     session.flush()
     orphans = _unreferenced(session, candidates)
     if orphans:
         session.execute(delete(Blob).where(Blob.sha256.in_(orphans)))
-    if expired:
-        audit.record(session, "retention.run", actor_label="retention", at=now,
-                     detail={"tickets": len(expired), "blobs": len(orphans),
-                             "cutoff": cutoff(settings, now).isoformat()})
-    return RetentionResult(cutoff(settings, now), tuple(expired), len(orphans), False)
+    return len(orphans)
 
 
 def _detail(item: Expired) -> dict[str, object]:
@@ -177,14 +220,3 @@ def _detail(item: Expired) -> dict[str, object]:
         "notes": item.notes,
         "outbound": item.outbound,
     }
-
-
-def _unreferenced_after(session: Session, candidates: set[str], ticket_ids: list[int]) -> set[str]:
-    """Blobs that no row would refer to once these tickets were gone (for a dry run)."""
-    with session.begin_nested() as savepoint:
-        for ticket_id in ticket_ids:
-            _delete_ticket(session, ticket_id)
-        session.flush()
-        orphans = _unreferenced(session, candidates)
-        savepoint.rollback()
-    return orphans
