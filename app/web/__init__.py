@@ -123,7 +123,7 @@ def _register_request_hooks(app: Flask) -> None:
                 session.commit()
             finally:
                 session.close()
-        _security_headers(response)
+        _security_headers(response, https=bool(app.config["SESSION_COOKIE_SECURE"]))
         return response
 
     @app.teardown_request
@@ -135,9 +135,15 @@ def _register_request_hooks(app: Flask) -> None:
             session.close()
 
 
-def _security_headers(response: Response) -> None:
-    """A strict CSP and friends; pages with child-welfare data are never cached."""
+def _security_headers(response: Response, *, https: bool) -> None:
+    """A strict CSP and friends; pages with child-welfare data are never cached.
+
+    Behind TLS (`instance.secure_cookies`) browsers are told to use HTTPS only, so the session
+    cookie never travels over a downgraded plain-HTTP connection.
+    """
     headers = response.headers
+    if https:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "no-referrer")

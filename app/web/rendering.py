@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from urllib.parse import urlsplit
 
 import nh3
 from markupsafe import Markup
@@ -18,6 +19,7 @@ _TAGS = {
     "h3", "h4", "h5", "h6", "hr", "i", "li", "ol", "p", "pre", "s", "small", "span", "strong",
     "sub", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul",
 }
+_SCHEMES = {"http", "https", "mailto"}
 _ATTRIBUTES = {"a": {"href", "title"}, "td": {"colspan", "rowspan"}, "th": {"colspan", "rowspan"}}
 
 # Types a browser shows as data, never runs; anything else is sent as octet-stream.
@@ -39,11 +41,23 @@ def clean_html(html: str | None) -> Markup:
         html,
         tags=_TAGS,
         attributes=_ATTRIBUTES,
-        url_schemes={"http", "https", "mailto"},
+        url_schemes=_SCHEMES,
         link_rel="noopener noreferrer",
         strip_comments=True,
+        attribute_filter=_absolute_links_only,
     )
     return Markup(cleaned)  # safe: this is nh3's sanitised output, not the raw mail
+
+
+def _absolute_links_only(tag: str, attribute: str, value: str) -> str | None:
+    """Drop a link without a scheme of its own.
+
+    nh3 lets relative links through, and in our page `/login?next=…` or `//host/x` would look
+    like the application's own links (a mail has no base a relative link could mean).
+    """
+    if tag == "a" and attribute == "href":
+        return value if urlsplit(value.strip()).scheme.lower() in _SCHEMES else None
+    return value
 
 
 def download_type(content_type: str | None) -> str:
