@@ -17,7 +17,7 @@ from app.errors import InvalidActionError
 from app.models import Correction, InboundMessage, Note, OutboundMessage, Person, Ticket
 from app.runtime import Runtime
 from app.services import audit
-from app.services.accounts import Right, require
+from app.services.accounts import Right, may, require
 from app.services.tickets import get_message, get_ticket
 from app.settings import Settings
 from app.triage.cpr import mask_cpr
@@ -48,6 +48,8 @@ def assign(session: Session, person: Person, ticket_id: int, assignee_id: int | 
     assignee = session.get(Person, assignee_id) if assignee_id is not None else None
     if assignee_id is not None and (assignee is None or not assignee.active):
         raise InvalidActionError("Vælg en aktiv person.")
+    if assignee is not None and not may(assignee, Right.WORK):  # the system owner only reads
+        raise InvalidActionError("Sagen kan kun gives til en, der må arbejde med sager.")
     old = ticket.assignee.email if ticket.assignee else None
     ticket.assignee = assignee
     ticket.updated_at = now

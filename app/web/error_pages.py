@@ -48,6 +48,20 @@ def _back_to() -> str:
     return safe_back_url("/")
 
 
+def _record_csrf_refusal(error: CSRFError) -> None:
+    """Write `csrf_refused` to the audit log: who (if anyone is logged in), where, from where."""
+    from flask_login import current_user
+
+    from app.services import audit
+    from app.web.access import db, remote_addr
+
+    person = current_user.person if current_user.is_authenticated else None
+    audit.record(db(), "csrf_refused", actor=person, actor_label="anonymous",
+                 detail={"path": request.path, "method": request.method,
+                         "why": str(error.description)[:200]},
+                 remote_addr=remote_addr())
+
+
 def register_error_pages(app: Flask) -> None:
     """Install the handlers on `app`."""
 
@@ -73,8 +87,9 @@ def register_error_pages(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError) -> tuple[str, int]:
-        """400 for a form without a valid CSRF token."""
+        """400 for a form without a valid CSRF token; recorded, as it may be a forged request."""
         _rollback()
+        _record_csrf_refusal(error)
         return _page(400, "Formularen er udløbet", "Genindlæs siden og prøv igen.")
 
     @app.errorhandler(HTTPException)

@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 from app.errors import NotFoundError
 from app.models import Blob
 from app.services import ticket_actions, tickets
-from app.services.accounts import rights_of
+from app.services.accounts import Right, may, rights_of
 from app.web.access import current_person, db, login_required, remote_addr
 from app.web.extensions import get_runtime
 from app.web.forms import form_int
@@ -28,7 +28,7 @@ def show(ticket_id: int) -> str:
     page = tickets.ticket_page(db(), ticket_id)
     return render_template(
         "tickets/show.html", t=page.ticket, entries=page.entries, forwards=page.forwards,
-        rights=rights_of(current_person()), people=page.people,
+        rights=rights_of(current_person()), people=[p for p in page.people if may(p, Right.WORK)],
         categories=CATEGORY_NAMES, topics=TOPIC_NAMES,
         severities=SEVERITY_NAMES, statuses=STATUS_NAMES, clean_html=clean_html,
         prefix=get_runtime().settings.instance.ticket_prefix,
