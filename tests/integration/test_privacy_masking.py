@@ -37,7 +37,7 @@ def test_forward_reason_is_masked_in_the_mail_the_record_and_the_audit_log(runti
 def test_corrections_keep_the_words_but_not_the_cpr_numbers(runtime) -> None:
     with runtime.sessions.begin() as s:
         ticket = make_ticket(s, subject=f"Underretning om {CPR}", category="question",
-                             text=f"Jeg kan ikke gemme underretningen på 1406124387 i DUBU.")
+                             text="Jeg kan ikke gemme underretningen på 1406124387 i DUBU.")
         ticket_actions.reclassify(s, person(s, LENE), ticket.id, category="fault",
                                   topic="sagsbehandling", severity="high", now=T0)
     with runtime.sessions() as s:
