@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -72,8 +73,10 @@ def _free_port() -> int:
 class Dovecot:
     """One private Dovecot process; `stop()` removes it and its folder."""
 
-    def __init__(self) -> None:
-        """Prepare the folder, the certificate and the configuration (not started yet)."""
+    def __init__(self, extra_config: str = "") -> None:
+        """Prepare the folder, the certificate and the configuration (not started yet);
+        `extra_config` is appended to dovecot.conf (e.g. an `imap_capability` without IDLE)."""
+        self.extra_config = extra_config
         # mkdtemp makes 0700, and Dovecot's auth user must traverse it: 0755 (DOVECOT.md).
         self.dir = Path(tempfile.mkdtemp(prefix="dubu-dovecot-", dir="/tmp"))
         self.dir.chmod(0o755)
@@ -96,8 +99,8 @@ class Dovecot:
         mail.mkdir()
         nobody = pwd.getpwnam("nobody")
         os.chown(mail, nobody.pw_uid, nobody.pw_gid)
-        self.conf.write_text(CONFIG.format(dir=self.dir, port=self.port,
-                                           ssl_port=self.ssl_port, password=PASSWORD))
+        self.conf.write_text(CONFIG.format(dir=self.dir, port=self.port, ssl_port=self.ssl_port,
+                                           password=PASSWORD) + self.extra_config + "\n")
 
     def start(self, timeout: float = 10.0) -> None:
         """Start in the foreground of a child process and wait until LOGIN + SELECT work."""
@@ -185,3 +188,44 @@ class Dovecot:
         doveadm = shutil.which("doveadm") or "/usr/bin/doveadm"
         subprocess.run([doveadm, "-c", str(self.conf), "mailbox", "update", "-u", user,
                         "--uid-validity", str(value), folder], check=True, capture_output=True)
+
+    def _doveadm(self, *args: str) -> str:
+        """Run doveadm against this server; its standard output."""
+        doveadm = shutil.which("doveadm") or "/usr/bin/doveadm"
+        return subprocess.run([doveadm, "-c", str(self.conf), *args], check=True,
+                              capture_output=True, text=True).stdout
+
+    def kick(self, user: str) -> None:
+        """Disconnect every IMAP session of a user, as an administrator would (a BYE first)."""
+        self._doveadm("kick", user)
+
+    def kill_sessions(self, user: str) -> list[int]:
+        """SIGKILL the imap processes serving a user (no BYE: the socket just closes)."""
+        pids = []
+        for line in self._doveadm("who", "-1", user).splitlines()[1:]:
+            fields = line.split()
+            if len(fields) >= 3 and fields[1] == "imap":
+                pids.append(int(fields[2]))
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        return pids
+
+    def message_file(self, user: str, uid: int, folder: str = "INBOX") -> Path:
+        """The Maildir file holding a message, found through dovecot-uidlist."""
+        root = self.dir / "mail" / user / "Maildir"
+        if folder != "INBOX":
+            root = root / f".{folder}"
+        for line in (root / "dovecot-uidlist").read_text().splitlines()[1:]:
+            number, _, name = line.partition(" ")
+            if number == str(uid):
+                base = name.rsplit(":", 1)[-1] if ":" in name else name
+                for sub in ("cur", "new"):
+                    found = [f for f in (root / sub).glob("*") if f.name.startswith(base)]
+                    if found:
+                        return found[0]
+        raise FileNotFoundError(f"no Maildir file for UID {uid} of {user}")
+
+    def set_readable(self, user: str, uid: int, readable: bool, folder: str = "INBOX") -> None:
+        """Make a message's file unreadable for Dovecot (FETCH fails with an internal error,
+        and Dovecot hangs up), or readable again."""
+        self.message_file(user, uid, folder).chmod(0o600 if readable else 0)

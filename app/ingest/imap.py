@@ -2,23 +2,35 @@
 
 `poll_once` talks to a `MailboxClient`; integration tests and production use `IMAPClientMailbox`
 (IMAPClient against a real server), pure tests may use a fake of the same protocol. Everything
-is addressed by UID; every error of the server or the network becomes `MailboxError`.
+is addressed by UID; every error of the server or the network becomes `MailboxError`, and a
+FETCH the server answers with an error (NO, BAD, or a BYE naming why) becomes its subclass
+`FetchRefusedError`, so one bad message can be told from a connection that is gone.
 """
 
 from __future__ import annotations
 
 import ssl
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Any, Protocol
 
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
+from imapclient.response_types import Address, Envelope
 
 from app.errors import MailboxError
 from app.settings import MailboxSettings
+
+
+class FetchRefusedError(MailboxError):
+    """The server answered a FETCH with an error instead of the message (Dovecot also hangs up).
+
+    The connection is re-opened before the next command, so the caller may go on.
+    """
 
 
 @dataclass(frozen=True)
@@ -49,8 +61,23 @@ class MailboxClient(Protocol):
     def fetch(self, uids: Sequence[int], *, header_only: bool = False) -> list[FetchedMail]:
         """The raw messages (BODY.PEEK[], never setting \\Seen) with INTERNALDATE."""
 
+    def headers(self, uid: int) -> bytes:
+        """What the server gives of a message's header (after its body could not be fetched)."""
+
     def mark(self, uids: Sequence[int]) -> None:
         """Mark messages processed: the keyword flag, or a move to the processed folder."""
+
+    def idle_supported(self) -> bool:
+        """True when the server advertises IDLE (RFC 2177)."""
+
+    def idle_start(self) -> None:
+        """Enter IDLE on the selected folder."""
+
+    def idle_wait(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds in IDLE; True when a re-poll is due (new mail)."""
+
+    def idle_done(self) -> None:
+        """Leave IDLE."""
 
     def close(self) -> None:
         """Log out; never raises."""
@@ -83,6 +110,41 @@ def _errors(action: str, where: str) -> Iterator[None]:
         raise MailboxError(f"IMAP {action} failed at {where}: {error}") from error
 
 
+def _refused(error: Exception) -> bool:
+    """True when the server itself answered with an error; False when the connection broke.
+
+    imaplib names every network failure "socket error …"; a NO, a BAD, or a BYE carries the
+    server's own words instead.
+    """
+    return isinstance(error, IMAPClientError) and "socket error" not in str(error)
+
+
+def _address(address: Address) -> bytes:
+    """One ENVELOPE address as header text (a group name alone when it has no host)."""
+    addr = address.mailbox or b""
+    if address.host:
+        addr = addr + b"@" + address.host
+        return address.name + b" <" + addr + b">" if address.name else addr
+    return addr
+
+
+def _envelope_header(envelope: Envelope) -> bytes:
+    """A header rebuilt from ENVELOPE: the fields a person needs to recognise the mail."""
+    lines = [b"Date: " + format_datetime(envelope.date).encode()] if envelope.date else []
+    for name, value in ((b"Subject", envelope.subject), (b"Message-ID", envelope.message_id),
+                        (b"In-Reply-To", envelope.in_reply_to)):
+        if value:
+            lines.append(name + b": " + value)
+    for name, addresses in ((b"From", envelope.from_), (b"To", envelope.to),
+                            (b"Cc", envelope.cc)):
+        if addresses:
+            lines.append(name + b": " + b", ".join(_address(a) for a in addresses))
+    # The server's strings are quoted IMAP strings: no line breaks should be there, but a
+    # header is rebuilt from them, so make sure.
+    lines = [line.replace(b"\r", b" ").replace(b"\n", b" ") for line in lines]
+    return b"\r\n".join(lines) + b"\r\n\r\n" if lines else b""
+
+
 class IMAPClientMailbox:
     """The real mailbox: IMAPClient with UIDs, PEEK fetches, keyword flags or MOVE."""
 
@@ -91,14 +153,30 @@ class IMAPClientMailbox:
         self.settings = settings
         self.where = f"{settings.host}:{settings.port}"
         self.name = f"{settings.username}@{settings.host}/{settings.folder}"
+        self.uidvalidity: int | None = None
+        self.stale = False  # the server hung up after refusing a FETCH: log in again first
+        self._log_in()
+
+    def _log_in(self) -> None:
+        """Open the connection and log in."""
         with _errors("connect/login", self.where):
             self.client = self._connect()
             self.client.normalise_times = False  # keep INTERNALDATE's own zone
             try:
-                self.client.login(settings.username, settings.password)
+                self.client.login(self.settings.username, self.settings.password)
             except BaseException:
                 self._drop()
                 raise
+
+    def _reopen(self) -> None:
+        """Log in and select again after the server hung up; the folder must be the same one."""
+        self._drop()
+        self._log_in()
+        self.stale = False
+        before = self.uidvalidity
+        if self.select() != before and before is not None:
+            raise MailboxError(f"UIDVALIDITY of {self.name} changed while polling; next poll "
+                               "starts over")
 
     def _drop(self) -> None:
         """Close the connection without a LOGOUT (after a refused log-in)."""
@@ -127,7 +205,8 @@ class IMAPClientMailbox:
         """Select the folder read-write; return UIDVALIDITY."""
         with _errors(f"SELECT {self.settings.folder}", self.where):
             info = self.client.select_folder(self.settings.folder)
-        return int(info[b"UIDVALIDITY"])
+        self.uidvalidity = int(info[b"UIDVALIDITY"])
+        return self.uidvalidity
 
     def search_new(self, last_uid: int) -> list[int]:
         """Unflagged UIDs above last_uid (flag mode), or everything left in the folder (move)."""
@@ -136,17 +215,32 @@ class IMAPClientMailbox:
         else:
             criteria = ["UID", f"{last_uid + 1}:*", "UNKEYWORD", self.settings.processed_flag]
         with _errors("SEARCH", self.where):
+            if self.stale:
+                self._reopen()
             uids = self.client.search(criteria)
         # "n:*" always matches the highest UID, even below n: filter here.
         floor = 0 if self.settings.mark == "move" else last_uid
         return sorted(int(uid) for uid in uids if int(uid) > floor)
 
+    def _fetch(self, uids: Sequence[int], parts: list[str]) -> dict[int, dict[bytes, Any]]:
+        """UID FETCH; FetchRefusedError when the server answers with an error."""
+        if self.stale:
+            self._reopen()
+        try:
+            return dict(self.client.fetch(list(uids), parts))
+        except (TimeoutError, IMAPClientError, OSError) as error:
+            if isinstance(error, IMAPClientAbortError):
+                self.stale = True  # the connection is gone either way
+            if _refused(error):
+                raise FetchRefusedError(f"the server refused FETCH {' '.join(parts)}: "
+                                        f"{error}") from error
+            raise MailboxError(f"IMAP FETCH failed at {self.where}: {error}") from error
+
     def sizes(self, uids: Sequence[int]) -> dict[int, int]:
         """RFC822.SIZE per UID (cheap: decides what is too big to fetch)."""
         if not uids:
             return {}
-        with _errors("FETCH RFC822.SIZE", self.where):
-            data = self.client.fetch(list(uids), ["RFC822.SIZE"])
+        data = self._fetch(uids, ["RFC822.SIZE"])
         return {int(uid): int(item.get(b"RFC822.SIZE", 0)) for uid, item in data.items()}
 
     def fetch(self, uids: Sequence[int], *, header_only: bool = False) -> list[FetchedMail]:
@@ -155,27 +249,34 @@ class IMAPClientMailbox:
             return []
         part = "BODY.PEEK[HEADER]" if header_only else "BODY.PEEK[]"
         key = b"BODY[HEADER]" if header_only else b"BODY[]"
-        with _errors("FETCH", self.where):
-            data = self.client.fetch(list(uids), [part, "INTERNALDATE", "RFC822.SIZE"])
-        mails = []
-        for uid in sorted(data):
-            item = data[uid]
-            mails.append(
-                FetchedMail(
-                    uid=int(uid),
-                    raw=bytes(item.get(key) or b""),
-                    internaldate=_aware(item.get(b"INTERNALDATE")),
-                    size=int(item.get(b"RFC822.SIZE", 0)),
-                    header_only=header_only,
-                )
-            )
-        return mails
+        data = self._fetch(uids, [part, "INTERNALDATE", "RFC822.SIZE"])
+        return [
+            FetchedMail(uid=int(uid), raw=bytes(data[uid].get(key) or b""),
+                        internaldate=_aware(data[uid].get(b"INTERNALDATE")),
+                        size=int(data[uid].get(b"RFC822.SIZE", 0)), header_only=header_only)
+            for uid in sorted(data)
+        ]
+
+    def headers(self, uid: int) -> bytes:
+        """BODY.PEEK[HEADER], else a header rebuilt from ENVELOPE, else nothing."""
+        for part, key in (("BODY.PEEK[HEADER]", b"BODY[HEADER]"), ("ENVELOPE", b"ENVELOPE")):
+            try:
+                value = self._fetch([uid], [part]).get(uid, {}).get(key)
+            except FetchRefusedError:
+                continue
+            if isinstance(value, Envelope):
+                return _envelope_header(value)
+            if value:
+                return bytes(value)
+        return b""
 
     def mark(self, uids: Sequence[int]) -> None:
         """Flag with the processed keyword, or move to the processed folder (made if missing)."""
         if not uids:
             return
         with _errors("marking processed mail", self.where):
+            if self.stale:
+                self._reopen()
             if self.settings.mark == "move":
                 self._ensure_folder(self.settings.processed_folder)
                 self._move(list(uids), self.settings.processed_folder)
@@ -198,6 +299,42 @@ class IMAPClientMailbox:
         """Create the processed folder the first time it is needed."""
         if not self.client.folder_exists(folder):
             self.client.create_folder(folder)
+
+    def idle_supported(self) -> bool:
+        """True when the server advertises IDLE."""
+        with _errors("CAPABILITY", self.where):
+            return bool(self.client.has_capability("IDLE"))
+
+    def idle_start(self) -> None:
+        """Enter IDLE (after a hang-up, log in again first)."""
+        with _errors("IDLE", self.where):
+            if self.stale:
+                self._reopen()
+            self.client.idle()
+
+    def idle_wait(self, timeout: float) -> bool:
+        """Wait in IDLE; True on EXISTS/RECENT, MailboxError on BYE.
+
+        IMAPClient's idle_check returns an empty list at once when the server closed the
+        socket; an early empty return is therefore reported as due, and leaving IDLE then
+        shows whether the connection is still there.
+        """
+        started = time.monotonic()
+        with _errors("IDLE", self.where):
+            responses = self.client.idle_check(timeout=timeout)
+        for response in responses:
+            if len(response) > 1 and response[1] in (b"EXISTS", b"RECENT"):
+                return True
+            if response and response[0] == b"BYE":
+                self.stale = True
+                raise MailboxError(f"the IMAP server at {self.where} hung up: "
+                                   f"{b' '.join(r for r in response if isinstance(r, bytes))!r}")
+        return not responses and time.monotonic() - started < timeout / 2
+
+    def idle_done(self) -> None:
+        """Leave IDLE; MailboxError when the connection turns out to be gone."""
+        with _errors("DONE (end of IDLE)", self.where):
+            self.client.idle_done()
 
     def close(self) -> None:
         """Log out, ignoring a connection that is already gone."""

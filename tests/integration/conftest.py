@@ -52,6 +52,18 @@ class DovecotMailbox:
         """The [mailbox] section for this user."""
         return self.server.mailbox_settings(self.user, security, **extra)
 
+    def kick(self) -> None:
+        """Disconnect this user's IMAP sessions the administrator's way (BYE, then close)."""
+        self.server.kick(self.user)
+
+    def kill_sessions(self) -> list[int]:
+        """SIGKILL the imap processes serving this user; their pids."""
+        return self.server.kill_sessions(self.user)
+
+    def set_readable(self, uid: int, readable: bool) -> None:
+        """Make one message unreadable for the server (its FETCH fails), or readable again."""
+        self.server.set_readable(self.user, uid, readable)
+
 
 @pytest.fixture
 def dovecot(dovecot_server: Dovecot) -> DovecotMailbox:
