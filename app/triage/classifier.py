@@ -43,6 +43,8 @@ RULES_ONLY_PRIOR = {"topic": {"andet": 0.5}, "severity": {"normal": 1.0}}
 # A critical severity signal adds at most this much evidence that the mail is a fault.
 CRITICAL_FAULT_EVIDENCE = 2.0
 MODEL_WORDS = 4
+# A change-request rule that fires beside a fault rule counts this share of its weight.
+WISH_BESIDE_FAULT = 0.4
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,25 @@ def _softmax(scores: dict[str, float]) -> dict[str, float]:
     return {k: v / total for k, v in exp.items()}
 
 
+def _precedence(field: str, hit: RuleHit, hits: list[RuleHit]) -> float:
+    """How much of a rule's weight counts, given the other rules that fired.
+
+    TAXONOMY.md: a fault beats a change request. A wish written into a fault report ("det
+    virker ikke, og i øvrigt ville det være smart hvis…") must not outweigh the fault, so
+    change-request evidence counts for less when a fault rule fired too. Likewise a critical
+    situation is urgent by nature: when a critical rule fired, the urgency words of the "high"
+    rules ("haster", "i morgen") are not evidence against it (a missed critical fault costs more
+    than a false alarm).
+    """
+    if field == "severity" and hit.rule.label == "high":
+        critical = any(h.rule.field == "severity" and h.rule.label == "critical" for h in hits)
+        return 0.0 if critical else 1.0
+    if field != "category" or hit.rule.label != "change_request":
+        return 1.0
+    fault = any(h.rule.field == "category" and h.rule.label == "fault" for h in hits)
+    return WISH_BESIDE_FAULT if fault else 1.0
+
+
 def combine(field: str, probs: dict[str, float] | None, hits: list[RuleHit]) -> Decision:
     """Model probabilities (or an even start) plus rule evidence → one decision for `field`."""
     labels = LABELS[field]
@@ -77,7 +98,7 @@ def combine(field: str, probs: dict[str, float] | None, hits: list[RuleHit]) -> 
         scale = RULE_SCALE
     for hit in hits:
         if hit.rule.field == field:
-            scores[hit.rule.label] += hit.weight * scale
+            scores[hit.rule.label] += hit.weight * scale * _precedence(field, hit, hits)
     if field == "category":
         critical = [h.weight for h in hits if h.rule.field == "severity" and h.rule.label == "critical"]
         if critical:

@@ -76,7 +76,8 @@ class Rule:
     """Evidence for `label` of `field` when any keyword or pattern occurs, and no `unless` does.
 
     Keywords match at the start of a word and may go on ("underretning" matches
-    "underretningerne"); patterns are regular expressions on the folded text.
+    "underretningerne"; "*rapport" also matches the end of "ledelsesrapporten"); patterns are
+    regular expressions on the folded text.
     """
 
     name: str
@@ -105,15 +106,26 @@ class Rule:
         return None
 
 
+def _alternation(words: set[str]) -> str:
+    """Folded keywords as one alternation, longest first, spaces matching any whitespace."""
+    ordered = sorted(words, key=len, reverse=True)
+    return "|".join(r"\s+".join(re.escape(piece) for piece in word.split(" ")) for word in ordered)
+
+
 def _keywords(words: list[str]) -> re.Pattern[str]:
     """Keywords as one pattern: folded, at a word start, spaces matching any whitespace.
 
-    One alternation per rule rather than one pattern per keyword: a mail is searched once.
-    Longer keywords come first, so the words reported are the most specific that matched.
+    A keyword written with a leading `*` may also end a compound: Danish writes
+    "ledelsesrapporten" and "udbetalingslisten" as one word, so `*rapport` matches both
+    "rapporten" and "ledelsesrapporten". One alternation per rule rather than one pattern per
+    keyword: a mail is searched once. Longer keywords come first, so the words reported are
+    the most specific that matched.
     """
-    alternatives = sorted({fold(word) for word in words}, key=len, reverse=True)
-    parts = [r"\s+".join(re.escape(piece) for piece in word.split(" ")) for word in alternatives]
-    return re.compile(r"(?<!\w)(?:" + "|".join(parts) + ")")
+    starts = {fold(w) for w in words if not w.startswith("*")}
+    tails = {fold(w[1:]) for w in words if w.startswith("*") and w[1:].strip()}
+    parts = [f"(?<!\\w)(?:{_alternation(starts)})"] if starts else []
+    parts += [f"(?:{_alternation(tails)})"] if tails else []
+    return re.compile("|".join(parts))
 
 
 def _strings(where: str, value: Any, key: str) -> list[str]:
