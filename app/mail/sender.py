@@ -7,14 +7,15 @@ app/triage imports this module. One SMTP connection serves a whole batch and is 
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.charset import QP, Charset
+from email.headerregistry import Address
 from email.mime.text import MIMEText
-from email.utils import formataddr
 from typing import Any, Protocol
 
 from flask import Flask
@@ -113,12 +114,33 @@ class _Message(Message):
 
 
 def from_header(settings: Settings) -> str:
-    """Our From address, the name quoted or encoded.
+    """Our From address, the name quoted but not encoded.
 
     Flask-Mail joins a (name, address) pair unquoted, which breaks on the comma in
-    "DUBU-support, Korsbæk Kommune"; a formatted string survives its re-parsing.
+    "DUBU-support, Korsbæk Kommune"; and it encodes the name itself, so a name already
+    encoded (formataddr) arrived as `=?utf-8?q?DUBU-support…?=`, encoded twice.
     """
-    return formataddr((settings.smtp.sender_name, settings.smtp.sender))
+    return str(Address(display_name=_one_line(settings.smtp.sender_name),
+                       addr_spec=settings.smtp.sender))
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
+_MIME_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
+
+
+def _one_line(value: str) -> str:
+    """A header value without line breaks or other control characters.
+
+    Message-IDs and file names come from mail strangers sent us (RFC 2047/2231 can encode a
+    CR LF); the email package writes such a value as it is, which would start a new header.
+    """
+    return _CONTROL.sub(" ", value).strip()
+
+
+def _mime_type(value: str) -> str:
+    """An attachment's content type if it is one plain `type/subtype`, else octet-stream."""
+    value = (value or "").strip().lower()
+    return value if _MIME_TYPE.fullmatch(value) else "application/octet-stream"
 
 
 def mail_app(settings: Settings) -> Flask:
@@ -141,14 +163,14 @@ def mail_app(settings: Settings) -> Flask:
 
 def build_message(mail: Outgoing, settings: Settings) -> Message:
     """The Flask-Mail message for one row, with our Message-ID and threading headers."""
-    headers = dict(mail.extra_headers)
+    headers = {name: _one_line(value) for name, value in mail.extra_headers}
     headers.setdefault(LOOP_HEADER, settings.mail_domain)
     if mail.in_reply_to:
-        headers["In-Reply-To"] = f"<{mail.in_reply_to}>"
+        headers["In-Reply-To"] = f"<{_one_line(mail.in_reply_to)}>"
     if mail.references:
-        headers["References"] = " ".join(f"<{ref}>" for ref in mail.references)
+        headers["References"] = " ".join(f"<{_one_line(ref)}>" for ref in mail.references)
     message = _Message(
-        subject=mail.subject,
+        subject=_one_line(mail.subject),
         recipients=list(mail.to),
         cc=list(mail.cc),
         body=mail.body_text,
@@ -158,7 +180,7 @@ def build_message(mail: Outgoing, settings: Settings) -> Message:
     )
     message.msgId = f"<{mail.message_id}>"
     for item in mail.attachments:
-        message.attach(item.filename, item.content_type, item.data)
+        message.attach(_one_line(item.filename) or "bilag", _mime_type(item.content_type), item.data)
     return message
 
 
