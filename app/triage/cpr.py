@@ -1,7 +1,9 @@
 """Danish CPR numbers: find them in text and mask them before mail leaves the municipality.
 
 A CPR number is `ddmmyy-xxxx` or `ddmmyyxxxx` whose first six digits are a valid date. There is
-no modulus-11 check: numbers issued since 2007 need not pass it. What is left alone on purpose:
+no modulus-11 check: numbers issued since 2007 need not pass it. The separator may also be a
+space, a no-break space or a typographic dash (word processors and PDFs turn `-` into `–` or
+U+2011): `ddmmyy xxxx` is how many people write it, and a missed number leaves the municipality. What is left alone on purpose:
 8-digit CVR numbers, phone numbers (`72 34 61 27`, `+45 23614890`), numbers already masked
 (`140612-XXXX`), dates, longer digit runs, `NC-123456` case numbers and hex correlation ids.
 """
@@ -14,10 +16,11 @@ from datetime import date
 # Not glued to a word or digit on either side, not one dash-separated piece of a longer id
 # (a UUID or correlation id like "a41c9e2f-0812-4b7e"), and not a value inside a URL
 # ("?t=1712919612" is a Unix time whose first six digits happen to be a date).
+_DASHES = "\\-\u2010-\u2015\u2212"
 _CPR = re.compile(
-    r"(?<![\w=/&?%#])(?<![0-9A-Fa-f]-)"
-    r"(?P<dd>\d{2})(?P<mm>\d{2})(?P<yy>\d{2})(?P<sep>-?)(?P<serial>\d{4})"
-    r"(?![\w])(?!-[0-9A-Fa-f])"
+    rf"(?<![\w=/&?%#])(?<![0-9A-Fa-f][{_DASHES}])"
+    rf"(?P<dd>\d{{2}})(?P<mm>\d{{2}})(?P<yy>\d{{2}})(?P<sep>[{_DASHES} \u00a0]?)(?P<serial>\d{{4}})"
+    rf"(?![\w])(?![{_DASHES}][0-9A-Fa-f])"
 )
 
 

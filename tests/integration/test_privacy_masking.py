@@ -69,3 +69,13 @@ def test_a_reply_to_an_address_outside_the_municipality_is_masked(runtime) -> No
         sent = _reply_to(runtime, address)
         assert CPR not in sent.subject + sent.body_text, address
         assert f"Sagen om {MASKED} er rettet." in sent.body_text
+
+
+def test_cpr_numbers_written_with_a_space_or_a_typographic_dash_are_masked_too(runtime) -> None:
+    """`140612 4387` (how many write it) and `140612–4387` (Word, PDFs) must not leave either."""
+    written = ["140612 4387", "140612\u00a04387", "140612\u20134387", "140612\u20114387"]
+    with runtime.sessions.begin() as s:
+        ticket = make_ticket(s, subject=f"Barn {written[0]}", text="\n".join(written) + "\n")
+        draft = forwarding.draft_forward(s, runtime.settings, person(s, LENE), ticket.id, "netcompany")
+    assert "4387" not in draft.subject + draft.body
+    assert draft.body.count(MASKED) == len(written) + 1  # and once in the quoted subject
