@@ -64,6 +64,7 @@ class MailboxSettings:
     max_size: int = Field(default=30 * 1024 * 1024, ge=1024)  # bytes; larger mail is quarantined
     max_per_run: int = Field(default=5000, ge=1)
     poll_seconds: int = Field(default=60, ge=5)
+    idle: bool = True  # IMAP IDLE where the server has it; poll_seconds otherwise
     timeout: float = 60.0
     verify_tls: bool = True
     ca_file: str = ""  # a CA bundle to trust besides the system's (a test server's certificate)

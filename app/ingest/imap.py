@@ -337,11 +337,11 @@ class IMAPClientMailbox:
             self.client.idle_done()
 
     def close(self) -> None:
-        """Log out, ignoring a connection that is already gone."""
+        """Log out; a connection that is already gone is just closed."""
         try:
             self.client.logout()
         except (IMAPClientError, OSError):
-            pass
+            self._drop()  # LOGOUT failed half-way: the socket may still be open
 
 
 def connect(settings: MailboxSettings) -> MailboxClient:

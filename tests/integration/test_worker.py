@@ -34,7 +34,7 @@ def _runtime(settings: Any) -> Runtime:
 def test_jobs_run_one_at_a_time_and_coalesce(make_settings, sqlite_url: str) -> None:
     """Poll and send (and the reports' jobs) never overlap themselves and collapse missed runs."""
     settings = make_settings(database={"url": sqlite_url},
-                             mailbox={"host": "imap.example", "poll_seconds": 45},
+                             mailbox={"host": "imap.example", "poll_seconds": 45, "idle": False},
                              smtp={"send_seconds": 20})
     runtime = _runtime(settings)
     scheduler = worker.build_scheduler(runtime, BlockingScheduler(timezone="Europe/Copenhagen"))
@@ -58,7 +58,29 @@ def test_no_poll_job_without_a_mailbox_and_no_send_job_without_smtp(make_setting
     runtime = _runtime(settings)
     ids = {job.id for job in worker.build_scheduler(runtime, BlockingScheduler()).get_jobs()}
     runtime.dispose()
-    assert "poll" in ids and "send_outbox" not in ids
+    assert "watch" in ids and "send_outbox" not in ids
+
+
+def test_with_idle_the_mailbox_is_watched_by_one_job_that_runs_from_the_start(
+        make_settings, sqlite_url: str) -> None:
+    """mailbox.idle (the default): one long-running watch job, started at once, no poll job;
+    it ends when the worker's stop event is set."""
+    settings = make_settings(database={"url": sqlite_url}, mailbox={"host": "imap.example"})
+    runtime = _runtime(settings)
+    stop = threading.Event()
+    jobs = {job.id: job for job in worker.build_scheduler(runtime, BlockingScheduler(),
+                                                          stop).get_jobs()}
+    runtime.dispose()
+    assert "watch" in jobs and "poll" not in jobs
+    assert jobs["watch"].func is worker.watch_job and jobs["watch"].args[1] is stop
+    assert jobs["watch"].max_instances == 1 and jobs["watch"].misfire_grace_time is None
+
+
+def test_reconnecting_backs_off_up_to_five_minutes() -> None:
+    """The first reconnect is quick, a server that stays away is tried ever more rarely."""
+    waits = [worker._backoff(n) for n in range(12)]
+    assert waits[0] == 0 and waits[1] <= 2
+    assert waits == sorted(waits) and waits[-1] == 300
 
 
 def _wait(condition: Any, timeout: float = 10.0) -> bool:
