@@ -189,8 +189,10 @@ def send_forward(session: Session, settings: Settings, person: Person, ticket_id
     ticket.updated_at = now
     audit.record(session, f"ticket.forwarded.{draft.target}", actor=person, ticket_id=ticket_id,
                  at=now, remote_addr=remote_addr,
+                 # A count, not the names: a file name may name the child, and the audit log
+                 # outlives retention (the Forward row has the names until then).
                  detail={"to": draft.to, "reason": draft.reason, "message_id": outbound.message_id,
-                         "attachments": [a.filename for a in draft.included]})
+                         "attachments": len(draft.included)})
     return record
 
 

@@ -58,6 +58,9 @@ def test_deleted_tickets_leave_who_when_and_why_but_not_what_the_mail_said(runti
         # The ticket that stays keeps everything.
         assert young_forward.ticket_id == young_id and "Ida Berg" in young_forward.subject
         assert "Ida" in str(young_forward.attachments_sent) and young_fix.text.startswith("Moren")
+        # The audit log outlives retention: it never had the names, subjects or texts.
+        details = str([(e.action, e.detail) for e in s.scalars(select(AuditEvent))])
+        assert "Emil" not in details and "Ida" not in details and "ticket.forwarded" in details
 
 
 def test_old_noise_is_deleted_with_its_files_and_quarantine_is_kept(runtime) -> None:
