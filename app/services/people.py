@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.domain import Category, Classification, Severity, Topic
-from app.errors import InvalidActionError, NotFoundError
+from app.errors import InvalidActionError, NotFoundError, PermissionDeniedError
 from app.models import Person, Ticket
 from app.services import audit
 from app.settings import Settings
@@ -47,10 +47,20 @@ def find_person(session: Session, email: str) -> Person:
     return person
 
 
+def _own_absence_only(session: Session, person: Person, actor: Person | None, what: str) -> None:
+    """A logged-in person changes only their own absence (the CLI, actor None, anyone's)."""
+    if actor is None or actor.id == person.id:
+        return
+    audit.record(session, "action_refused", actor=actor,
+                 detail={"right": "own_absence", "what": what, "person": person.email})
+    raise PermissionDeniedError("Du kan kun melde dig selv fraværende eller tilbage.")
+
+
 def mark_away(
     session: Session, person: Person, until: date, *, today: date, actor: Person | None = None
 ) -> Person:
     """Mark `person` away until and including `until` (today or later)."""
+    _own_absence_only(session, person, actor, "away")
     if until < today:
         raise InvalidActionError(f"datoen {until:%d.%m.%Y} er allerede passeret")
     person.away_until = until
@@ -61,6 +71,7 @@ def mark_away(
 
 def mark_back(session: Session, person: Person, *, actor: Person | None = None) -> Person:
     """Mark `person` present again: routing gives them tickets from now on."""
+    _own_absence_only(session, person, actor, "back")
     previous = person.away_until
     person.away_until = None
     audit.record(session, "person.back", actor=actor, actor_label=None if actor else "cli",
@@ -88,6 +99,7 @@ def hand_on(
 
     `person` must be away today (else routing could give the tickets straight back).
     """
+    _own_absence_only(session, person, actor, "hand_on")
     if person.away_until is None or person.away_until < today:
         raise InvalidActionError(f"{person.name} er ikke markeret som fraværende")
     tickets = list(session.scalars(

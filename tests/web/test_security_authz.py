@@ -6,9 +6,15 @@ person can reach by changing ids and fields the forms do not offer.
 
 from __future__ import annotations
 
+from datetime import date
+
+import pytest
 from sqlalchemy import select
 
+from app.errors import PermissionDeniedError
+
 from app.models import AuditEvent, Forward, Note, OutboundMessage, Ticket
+from app.services import people
 from tests.web.conftest import csrf_token, log_in
 from tests.web.factories import attach, make_message, make_ticket, person
 
@@ -124,3 +130,19 @@ def test_a_post_without_csrf_token_is_refused_and_recorded(client, web_runtime) 
     assert "forfalsket" not in str(event.detail)
     with web_runtime.sessions() as s:
         assert s.scalars(select(Note)).all() == []
+
+
+def test_absence_services_let_a_person_change_only_their_own(web_runtime) -> None:
+    """The view passes the logged-in person; the service checks it, not the view."""
+    today = date(2024, 4, 10)
+    with web_runtime.sessions() as s:
+        lene, peter = person(s, LENE), person(s, PETER)
+        with pytest.raises(PermissionDeniedError):
+            people.mark_away(s, peter, today, today=today, actor=lene)
+        with pytest.raises(PermissionDeniedError):
+            people.hand_on(s, web_runtime.settings, peter, today=today, actor=lene)
+        assert peter.away_until is None
+        people.mark_away(s, lene, today, today=today, actor=lene)  # one's own: fine
+        people.mark_away(s, peter, today, today=today)  # the CLI (no actor): fine
+        refused = s.scalars(select(AuditEvent).where(AuditEvent.action == "action_refused")).all()
+        assert [(e.actor, e.detail["what"]) for e in refused] == [(LENE, "away"), (LENE, "hand_on")]
