@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import select
 
 from app.errors import PermissionDeniedError
-
 from app.models import AuditEvent, Forward, Note, OutboundMessage, Ticket
 from app.services import people
 from tests.web.conftest import csrf_token, log_in
