@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.models import AuditEvent, Correction, Forward, OutboundMessage
 from app.services import forwarding, ticket_actions
-from tests.web.factories import T0, make_ticket, person
+from tests.web.factories import T0, attach, make_ticket, person
 
 LENE = "lene.mortensen@korsbaek.dk"
 CPR = "140612-4387"
@@ -79,3 +79,19 @@ def test_cpr_numbers_written_with_a_space_or_a_typographic_dash_are_masked_too(r
         draft = forwarding.draft_forward(s, runtime.settings, person(s, LENE), ticket.id, "netcompany")
     assert "4387" not in draft.subject + draft.body
     assert draft.body.count(MASKED) == len(written) + 1  # and once in the quoted subject
+
+
+def test_the_kombit_forward_is_masked_like_the_service_desk_one(runtime) -> None:
+    """Change requests leave for KOMBIT: subject, text, reason and file names masked."""
+    with runtime.sessions.begin() as s:
+        ticket = make_ticket(s, category="change_request", topic="sagsbehandling",
+                             subject=f"Ønske: vis {CPR} i overblikket", text=f"Fx barnet {CPR}.\n")
+        image = attach(s, ticket.messages[0], f"eksempel {CPR}.png", b"png", "image/png")
+        mads = person(s, "mads.kjaer@korsbaek.dk")  # the system responsible
+        record = forwarding.send_forward(s, runtime.settings, mads, ticket.id, "kombit",
+                                         reason=f"Som i sag {CPR}", attachment_ids=[image.id], now=T0)
+        s.flush()
+        out = s.get(OutboundMessage, record.outbound_id)
+        sent = " ".join([out.subject, out.body_text, record.reason, str(record.attachments_sent)])
+    assert out.to_addrs == [runtime.settings.addresses.kombit]
+    assert CPR not in sent and sent.count(MASKED) >= 5
