@@ -34,6 +34,17 @@ def _domain(address: str) -> str:
     return address.rpartition("@")[2].lower()
 
 
+def is_internal(settings: Settings, address: str) -> bool:
+    """True for an address of the municipality: our own mail domains or a subdomain of them.
+
+    Mail to caseworkers there keeps CPR numbers (they need to know which child's case is
+    meant); mail to any other address is masked like a forward (docs/SECURITY.md).
+    """
+    domain = _domain(address.strip())
+    ours = {_domain(a) for a in (settings.smtp.sender, settings.mailbox.username) if "@" in a}
+    return any(domain == d or domain.endswith("." + d) for d in ours if d)
+
+
 def never_acknowledged(settings: Settings, address: str) -> str | None:
     """Why `address` must never get an automatic reply, or None when it may."""
     address = address.strip().lower()

@@ -210,6 +210,7 @@ def _mark_sent(outbound_id: int, at: datetime) -> Update:
 
 def _outgoing(runtime: Runtime, row: Row[Any]) -> Outgoing:
     """What the sender needs of a claimed row, with its attachments' bytes."""
+    from app.mail.notifications import is_internal
     from app.mail.sender import Outgoing, OutgoingAttachment
 
     files = []
@@ -226,12 +227,15 @@ def _outgoing(runtime: Runtime, row: Row[Any]) -> Outgoing:
                 filename, content_type, data = found
                 # A file name is personal data too ("underretning 140612-4387.pdf").
                 files.append(OutgoingAttachment(mask_cpr(filename), content_type, data))
-    subject, body_text = row.subject, row.body_text
-    if row.kind in LEAVES_MUNICIPALITY:  # masked when drafted; masked again as a last guard
+    subject, body_text, body_html = row.subject, row.body_text, row.body_html
+    recipients = (*row.to_addrs, *row.cc_addrs)
+    # Masked when drafted (forwards) or written (replies); again here, the one way out.
+    if row.kind in LEAVES_MUNICIPALITY or not all(is_internal(runtime.settings, a) for a in recipients):
         subject, body_text = mask_cpr(subject), mask_cpr(body_text)
+        body_html = mask_cpr(body_html) if body_html else body_html
     return Outgoing(
         message_id=row.message_id, to=tuple(row.to_addrs), cc=tuple(row.cc_addrs),
-        subject=subject, body_text=body_text, body_html=row.body_html,
+        subject=subject, body_text=body_text, body_html=body_html,
         in_reply_to=row.in_reply_to, references=tuple(row.references),
         extra_headers=tuple((str(k), str(v)) for k, v in row.extra_headers.items()),
         attachments=tuple(files),

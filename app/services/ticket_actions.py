@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.domain import Category, Severity, TicketStatus, Topic, ticket_ref
 from app.errors import InvalidActionError
+from app.mail.notifications import is_internal
 from app.models import Correction, InboundMessage, Note, OutboundMessage, Person, Ticket
 from app.runtime import Runtime
 from app.services import audit
@@ -115,17 +116,6 @@ def _caseworker_mail(session: Session, ticket: Ticket) -> InboundMessage | None:
         .where(InboundMessage.ticket_id == ticket.id, InboundMessage.sender == ticket.requester)
         .order_by(InboundMessage.received_at.desc(), InboundMessage.id.desc()).limit(1)
     ).first() or _first_inbound(session, ticket)
-
-
-def is_internal(settings: Settings, address: str) -> bool:
-    """True for an address of the municipality: our own mail domains or a subdomain of them.
-
-    Replies to caseworkers there keep CPR numbers (they need to know which child's case is
-    meant); a reply to any other address is masked like a forward.
-    """
-    domain = address.rpartition("@")[2].strip().lower()
-    ours = {a.rpartition("@")[2].lower() for a in (settings.smtp.sender, settings.mailbox.username)}
-    return any(domain == d or domain.endswith("." + d) for d in ours if d)
 
 
 def reply(session: Session, settings: Settings, person: Person, ticket_id: int, body: str, *,
