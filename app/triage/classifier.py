@@ -43,6 +43,9 @@ RULES_ONLY_PRIOR = {"topic": {"andet": 0.5}, "severity": {"normal": 1.0}}
 # A critical severity signal adds at most this much evidence that the mail is a fault.
 CRITICAL_FAULT_EVIDENCE = 2.0
 MODEL_WORDS = 4
+# When no topic rule names a part of DUBU, the mail leans to "andet" by this much (log-odds):
+# the model alone tends to the commonest topic of its training mail, sagsbehandling.
+NO_TOPIC_EVIDENCE = 1.0
 # A change-request rule that fires beside a fault rule counts this share of its weight.
 WISH_BESIDE_FAULT = 0.4
 
@@ -99,6 +102,8 @@ def combine(field: str, probs: dict[str, float] | None, hits: list[RuleHit]) -> 
     for hit in hits:
         if hit.rule.field == field:
             scores[hit.rule.label] += hit.weight * scale * _precedence(field, hit, hits)
+    if field == "topic" and probs is not None and not any(h.rule.field == "topic" for h in hits):
+        scores["andet"] += NO_TOPIC_EVIDENCE  # TAXONOMY.md: "andet" is also "impossible to tell"
     if field == "category":
         critical = [h.weight for h in hits if h.rule.field == "severity" and h.rule.label == "critical"]
         if critical:

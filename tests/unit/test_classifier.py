@@ -144,3 +144,37 @@ def test_unseen_wording(subject: str, text: str, expected: str, model) -> None:
     """Mail written for this test, not taken from the examples: typos, English, mixed intents."""
     result = Classifier(RULES, model, 0.5).classify(subject, text)
     assert f"{result.category.value}/{result.severity.value}" == expected
+
+
+def test_a_wish_inside_a_fault_report_does_not_make_it_a_change_request() -> None:
+    """TAXONOMY.md: fault beats change request, even when the wish rule is the heavier."""
+    probs = {"question": 0.34, "fault": 0.33, "change_request": 0.33}
+    hits = fire(RULES, "Et par ting", "Målene kommer ikke med på udskriften. Det ville også være "
+                "dejligt med et ønske om påmindelser.")
+    assert {h.rule.label for h in hits} >= {"fault", "change_request"}
+    assert combine("category", probs, hits).label == "fault"
+
+
+def test_urgency_words_do_not_turn_a_critical_fault_into_a_high_one() -> None:
+    """'HASTER' beside a blocked notification of concern: still critical."""
+    probs = {"normal": 0.2, "high": 0.75, "critical": 0.05}
+    hits = fire(RULES, "HASTER kan ikke gemme", "Jeg kan ikke gemme underretningen, fristen er i morgen.")
+    assert combine("severity", probs, hits).label == "critical"
+
+
+def test_a_conditional_wish_leaves_the_question_first(model) -> None:
+    """'How do I…? If that is impossible, it would be nice…' is a question (question beats wish)."""
+    result = Classifier(RULES, model, 0.5).classify(
+        "Ydelser der udløber",
+        "Hvordan finder jeg alle ydelser der udløber inden for tre måneder? Hvis det ikke kan lade "
+        "sig gøre, ville det være rart med en liste.",
+    )
+    assert result.category == Category.QUESTION
+
+
+def test_no_topic_words_leans_to_andet() -> None:
+    """With no rule naming a part of DUBU, 'andet' (impossible to tell) wins a close call."""
+    probs = {"sagsbehandling": 0.4, "andet": 0.3, "oekonomi": 0.3}
+    assert combine("topic", probs, []).label == "andet"
+    hits = fire(RULES, "", "Hvordan journaliserer jeg et journalnotat?")
+    assert combine("topic", probs, hits).label == "sagsbehandling"

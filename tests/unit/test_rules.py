@@ -145,3 +145,67 @@ def test_relative_rules_folder_is_found_from_anywhere(tmp_path: Path, monkeypatc
     assert resolve_rules_dir("routing_rules") == ROOT / "routing_rules"
     (tmp_path / "routing_rules").mkdir()
     assert resolve_rules_dir("routing_rules") == tmp_path / "routing_rules"  # the working dir first
+
+
+def test_a_starred_keyword_also_ends_a_compound(tmp_path: Path) -> None:
+    """'*rapport' finds "ledelsesrapporten"; a plain keyword still needs a word start."""
+    rules = load_rules(_write(tmp_path, """
+[[rule]]
+name = "topic-reports"
+description = "Reports"
+field = "topic"
+label = "ledelsesinformation"
+keywords = ["*rapport", "statistik"]
+"""))
+    assert fire(rules, "", "Ledelsesrapporten viser 0")[0].matched == "rapport"
+    assert fire(rules, "Rapporter", "") != []
+    assert fire(rules, "", "Årsstatistikken") == []  # not starred: a word start is needed
+    assert fire(rules, "", "Statistikken") != []
+
+
+@pytest.mark.parametrize(
+    "text, fires",
+    [
+        ("Skabelonen fletter ikke barnets navn ind.", True),
+        ("Når jeg udskriver, kommer målene for barnet ikke med.", True),
+        ("Tallene i rapporten passer slet ikke.", True),
+        ("Det ville være godt, hvis man ikke skulle skrive det to gange.", False),
+        ("Alt virker som det skal, det er bare et ønske.", False),
+    ],
+)
+def test_shipped_rules_read_danish_inverted_negation(text: str, fires: bool) -> None:
+    """Danish puts 'ikke' after the verb and its subject: still a fault, a wish is not."""
+    rules = load_rules(ROOT / "routing_rules")
+    assert any(h.rule.name == "fault-negated-verb" for h in fire(rules, "", text)) is fires
+
+
+@pytest.mark.parametrize(
+    "subject, text",
+    [
+        ("Underretningsmodulet hænger", "Når vi åbner en ny underretning, drejer hjulet bare."),
+        ("Vagten", "Jeg kan ikke åbne de nye underretninger i aften."),
+        ("Bevillinger væk", "Så går der ingen penge ud til institutionerne den 1."),
+        ("Plejefamilier", "Syv plejefamilier har ringet, de har ikke fået deres vederlag."),
+        ("Digital Post", "Fra hele Børn og Familie kan vi ikke sende breve i dag."),
+        ("er det kun mig?", "Ingen af de andre på gangen kan komme ind i DUBU."),
+        ("Slow", "DUBU is extremely slow for everyone on the 3rd floor, none of us can work."),
+    ],
+)
+def test_shipped_critical_rules_fire_on_more_wordings(subject: str, text: str) -> None:
+    """Critical situations in wordings beyond the shipped examples: compounds, inversions, English."""
+    rules = load_rules(ROOT / "routing_rules")
+    assert any(h.rule.label == "critical" for h in fire(rules, subject, text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Det gælder alle netværksplejefamilier i kommunen, at taksten er ændret.",
+        "Kan man se hvornår en betaling er gået ud til plejefamilien?",
+        "Tallene for underretninger i rapporten passer ikke.",
+    ],
+)
+def test_shipped_critical_rules_stay_quiet_on_near_misses(text: str) -> None:
+    """Foster families, payments and notifications named without anything blocked: not critical."""
+    rules = load_rules(ROOT / "routing_rules")
+    assert not any(h.rule.label == "critical" for h in fire(rules, "", text))
