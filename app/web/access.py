@@ -10,7 +10,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import g, request
+from flask import current_app, g, request, session
 from flask_login import UserMixin, current_user
 from sqlalchemy.orm import Session
 
@@ -66,11 +66,25 @@ def session_id(person: Person) -> str:
     return f"{person.id}:{person.session_epoch or 0}:{(person.password_hash or '')[-16:]}"
 
 
+LOGIN_AT = "login_at"  # the session key of the log-in's time (a POSIX timestamp)
+
+
+def _expired() -> bool:
+    """True when the session's log-in lies further back than the session lifetime.
+
+    Flask's own limit counts from the cookie's last signing, which every flash message renews;
+    this one counts from the log-in, so a session ends after a working day whatever happens.
+    """
+    started = session.get(LOGIN_AT)
+    lifetime = current_app.permanent_session_lifetime.total_seconds()
+    return not isinstance(started, int | float) or get_runtime().now().timestamp() - started > lifetime
+
+
 @login_manager.user_loader
 def _load_account(user_id: str) -> Account | None:
-    """Find the session's person; a log-out, a new password or an inactive person ends it."""
+    """Find the session's person; a log-out, a new password, an inactive person or age ends it."""
     person_id = user_id.partition(":")[0]
-    if not person_id.isdigit():
+    if not person_id.isdigit() or _expired():
         return None
     person = db().get(Person, int(person_id))
     if person is None or not person.active or session_id(person) != user_id:

@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 
 from app.errors import PermissionDeniedError
 from app.services import audit, auth
-from app.web.access import Account, current_person, db, login_required, remote_addr
+from app.web.access import LOGIN_AT, Account, current_person, db, login_required, remote_addr
 from app.web.extensions import get_runtime
 
 bp = Blueprint("auth", __name__)
@@ -48,6 +48,7 @@ def login() -> Response | tuple[str, int] | str:
         return render_template("auth/login.html", next=request.form.get("next", ""), email=email), 401
     session.clear()  # no fixation: a new session for the new identity
     login_user(Account(person))
+    session[LOGIN_AT] = get_runtime().now().timestamp()  # the lifetime counts from here
     return redirect(_safe_next(request.form.get("next")), code=303)
 
 

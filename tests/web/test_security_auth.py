@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from app.errors import InvalidActionError
@@ -44,6 +46,19 @@ def test_a_copied_session_cookie_dies_at_log_out(app) -> None:
     token = csrf_token(owner, "/")
     assert owner.post("/logout", data={"csrf_token": token}).status_code == 303
     answer = thief.get("/")
+    assert answer.status_code == 302 and "/login" in answer.headers["Location"]
+
+
+def test_a_session_ends_ten_hours_after_its_log_in_however_busy(client, web_runtime) -> None:
+    """Flask's own limit counts from the cookie's last signing (a flash message renews it)."""
+    start = datetime(2024, 4, 10, 6, 0, tzinfo=UTC)
+    web_runtime.now = lambda: start
+    log_in(client, LENE)
+    for hours in (3, 6, 9.9):
+        web_runtime.now = lambda h=hours: start + timedelta(hours=h)
+        assert client.get("/").status_code == 200
+    web_runtime.now = lambda: start + timedelta(hours=10, minutes=1)
+    answer = client.get("/")
     assert answer.status_code == 302 and "/login" in answer.headers["Location"]
 
 
