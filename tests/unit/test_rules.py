@@ -189,6 +189,9 @@ def test_shipped_rules_read_danish_inverted_negation(text: str, fires: bool) -> 
         ("Digital Post", "Fra hele Børn og Familie kan vi ikke sende breve i dag."),
         ("er det kun mig?", "Ingen af de andre på gangen kan komme ind i DUBU."),
         ("Slow", "DUBU is extremely slow for everyone on the 3rd floor, none of us can work."),
+        ("Vederlag", "Alle vederlag til plejefamilierne står som stoppet på betalingsoversigten."),
+        ("Smidt ud", "Vi er smidt ud alle sammen, og nu kan ingen af os logge på igen."),
+        ("Portalen", "Der er ikke landet en eneste underretning fra portalen siden fredag."),
     ],
 )
 def test_shipped_critical_rules_fire_on_more_wordings(subject: str, text: str) -> None:
