@@ -269,7 +269,15 @@ def _mark_error(runtime: Runtime, outbound_id: int, error: BaseException, perman
 
 def retry_failed(session: Session, outbound_id: int, *, by: Person | None,
                  now: datetime) -> OutboundMessage:
-    """Give a failed mail a fresh set of tries (a superuser's "send again"); audited."""
+    """Give a failed mail a fresh set of tries (a superuser's "send again"); audited.
+
+    `by` None is the command line; a person needs the right to work tickets (the system owner
+    only reads), checked here and recorded when refused.
+    """
+    from app.services.accounts import Right, require
+
+    if by is not None:
+        require(session, by, Right.WORK, what="retry mail")
     row = session.get(OutboundMessage, outbound_id)
     if row is None:
         raise NotFoundError(f"no outgoing mail {outbound_id}")

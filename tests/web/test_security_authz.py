@@ -15,7 +15,7 @@ from app.errors import PermissionDeniedError
 from app.models import AuditEvent, Forward, Note, OutboundMessage, Ticket
 from app.services import people
 from tests.web.conftest import csrf_token, log_in
-from tests.web.factories import attach, make_message, make_ticket, person
+from tests.web.factories import T0, attach, make_message, make_ticket, person
 
 LENE = "lene.mortensen@korsbaek.dk"  # superuser with the forwarding right
 PETER = "peter.lund@korsbaek.dk"  # superuser without it
@@ -145,3 +145,20 @@ def test_absence_services_let_a_person_change_only_their_own(web_runtime) -> Non
         people.mark_away(s, peter, today, today=today)  # the CLI (no actor): fine
         refused = s.scalars(select(AuditEvent).where(AuditEvent.action == "action_refused")).all()
         assert [(e.actor, e.detail["what"]) for e in refused] == [(LENE, "away"), (LENE, "hand_on")]
+
+
+def test_send_again_needs_the_right_to_work_tickets(web_runtime) -> None:
+    """The outbox's "send again" is a service too: the system owner is refused, and it is recorded."""
+    from app.mail.outbox import enqueue, retry_failed
+
+    with web_runtime.sessions.begin() as s:
+        row = enqueue(s, web_runtime.settings, kind="reply", to=["anne.hansen@korsbaek.dk"],
+                      subject="Svar", body_text="Hej")
+        row.status = "failed"
+        row_id = row.id
+    with web_runtime.sessions() as s:
+        with pytest.raises(PermissionDeniedError):
+            retry_failed(s, row_id, by=person(s, OWNER), now=T0)
+        assert retry_failed(s, row_id, by=person(s, PETER), now=T0).status == "pending"
+        refused = s.scalars(select(AuditEvent).where(AuditEvent.action == "action_refused")).one()
+        assert (refused.actor, refused.detail["what"]) == (OWNER, "retry mail")
