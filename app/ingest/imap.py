@@ -155,6 +155,7 @@ class IMAPClientMailbox:
         self.name = f"{settings.username}@{settings.host}/{settings.folder}"
         self.uidvalidity: int | None = None
         self.stale = False  # the server hung up after refusing a FETCH: log in again first
+        self.pending = False  # the server announced mail while we were busy with a command
         self._log_in()
 
     def _log_in(self) -> None:
@@ -307,6 +308,10 @@ class IMAPClientMailbox:
 
     def idle_start(self) -> None:
         """Enter IDLE (after a hang-up, log in again first)."""
+        # EXISTS that came with the answer to one of our commands since SELECT: imaplib kept
+        # it, nobody read it, and the server will not say it again in IDLE.
+        self.pending = bool(getattr(self.client._imap, "untagged_responses", {}).pop(
+            "EXISTS", None))
         with _errors("IDLE", self.where):
             if self.stale:
                 self._reopen()
@@ -319,6 +324,9 @@ class IMAPClientMailbox:
         socket; an early empty return is therefore reported as due, and leaving IDLE then
         shows whether the connection is still there.
         """
+        if self.pending or self._buffered():
+            self.pending = False
+            return True  # read with the "+ idling" line; idle_check's poll() cannot see it
         started = time.monotonic()
         with _errors("IDLE", self.where):
             responses = self.client.idle_check(timeout=timeout)
@@ -330,6 +338,25 @@ class IMAPClientMailbox:
                 raise MailboxError(f"the IMAP server at {self.where} hung up: "
                                    f"{b' '.join(r for r in response if isinstance(r, bytes))!r}")
         return not responses and time.monotonic() - started < timeout / 2
+
+    def _buffered(self) -> bool:
+        """True when the server's words wait in imaplib's read buffer (or TLS's).
+
+        Dovecot sends a notice of mail that came after our last command right behind its
+        "+ idling": both land in the buffer when IMAPClient reads that line, and idle_check,
+        which polls the socket, would wait until the next notice (or 25 minutes).
+        """
+        sock, reader = self.client.socket(), getattr(self.client._imap, "file", None)
+        if reader is None or not hasattr(reader, "peek"):
+            return False
+        sock.setblocking(False)
+        try:
+            return bool(reader.peek(1))  # the buffer, or one read that does not block
+        except OSError:  # nothing to read (a TLS socket says so with an error)
+            return False
+        finally:
+            sock.setblocking(True)
+            self.client._set_read_timeout()
 
     def idle_done(self) -> None:
         """Leave IDLE; MailboxError when the connection turns out to be gone."""

@@ -126,6 +126,42 @@ def test_mail_appended_during_idle_is_stored_without_waiting_for_a_poll(
     assert _stored(rt) == 6 and watcher.record.connects == 1
 
 
+@pytest.mark.parametrize("security", ["none", "ssl"])
+def test_mail_that_came_after_the_last_search_is_noticed_when_idle_starts(
+    dovecot, security: str
+) -> None:
+    """Dovecot announces it right behind "+ idling", in the same read: not lost in a buffer."""
+    dovecot.append([make_mail("Først", "Hvordan opretter jeg en sag?")])
+    box = IMAPClientMailbox(MailboxSettings(**dovecot.settings(security)))
+    try:
+        box.select()
+        assert box.search_new(0) == [1]
+        dovecot.append([make_mail("Imens", "Hvor finder jeg min opgaveliste?")])
+        box.idle_start()
+        deadline = time.monotonic() + 10
+        while not box.idle_wait(1.0):
+            assert time.monotonic() < deadline, "the new mail was never announced"
+        box.idle_done()
+        assert box.search_new(1) == [2]
+    finally:
+        box.close()
+
+
+def test_mail_announced_during_our_own_commands_is_polled_for(dovecot) -> None:
+    """EXISTS that came with the answer to a STORE is not said again in IDLE: still seen."""
+    dovecot.append([make_mail("Først", "Hvordan opretter jeg en sag?")])
+    box = IMAPClientMailbox(MailboxSettings(**dovecot.settings()))
+    try:
+        box.select()
+        dovecot.append([make_mail("Imens", "Hvor finder jeg min opgaveliste?")])
+        box.mark([1])  # the server tells of mail 2 in its answer to this STORE
+        box.idle_start()
+        assert box.idle_wait(2.0)
+        box.idle_done()
+    finally:
+        box.close()
+
+
 @pytest.mark.parametrize("drop", ["kick", "kill"])
 def test_a_dropped_connection_reconnects_and_the_next_mail_arrives(
     dovecot, make_runtime, sqlite_url: str, watch, drop: str
