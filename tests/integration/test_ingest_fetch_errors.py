@@ -54,6 +54,7 @@ def _last_uid(rt: Runtime) -> int:
 def test_an_unreadable_message_is_kept_unmarked_and_replaced_once_readable(
     dovecot, make_runtime, db_url: str
 ) -> None:
+    """Dovecot cannot read one message file: the rest are stored, that one waits unmarked."""
     raws = [make_mail(f"Spørgsmål {i}", f"Hvordan opretter jeg bevilling nummer {i}?",
                       message_id=f"q{i}@korsbaek.dk") for i in range(1, 6)]
     dovecot.append(raws)
@@ -143,6 +144,7 @@ def refusing() -> tuple[Failures, Any]:
 def test_a_refused_batch_is_fetched_one_by_one_and_the_header_comes_from_envelope(
     dovecot, make_runtime, db_url: str, refusing
 ) -> None:
+    """A NO for one message's body and header: the batch goes one by one, ENVELOPE names it."""
     box, factory = refusing
     dovecot.append([make_mail(f"Spørgsmål {i}", f"Hvordan gør jeg {i}?", message_id=f"m{i}@x.dk",
                               sender="Anne Larsen <anne.larsen@korsbaek.dk>")
@@ -169,6 +171,7 @@ def test_a_refused_batch_is_fetched_one_by_one_and_the_header_comes_from_envelop
 def test_a_placeholder_made_a_ticket_gets_the_real_mail_and_keeps_its_ticket(
     dovecot, make_runtime, sqlite_url: str, refusing
 ) -> None:
+    """Nothing but a UID is known, a superuser restores it anyway; the real mail fills it in."""
     box, factory = refusing
     dovecot.append([make_mail("Kan ikke gemme handleplan", "Knappen gem giver en fejl.",
                               message_id="plan@korsbaek.dk")])
@@ -206,6 +209,7 @@ def _blob(rt: Runtime, sha256: str) -> bytes:
 def test_a_dropped_connection_ends_the_poll_without_placeholders(
     dovecot, make_runtime, sqlite_url: str, refusing
 ) -> None:
+    """A socket that closes is not a refused message: the poll ends, nothing is lost."""
     box, factory = refusing
     dovecot.append([make_mail(f"Spørgsmål {i}", f"Hvordan gør jeg {i}?") for i in range(1, 7)])
     box.drop_on = {4}
@@ -222,6 +226,7 @@ def test_a_dropped_connection_ends_the_poll_without_placeholders(
 def test_mail_over_max_size_is_quarantined_in_danish_and_listed_on_the_web(
     dovecot, make_runtime, sqlite_url: str
 ) -> None:
+    """Too big: kept whole or by its header, marked, and explained in Danish in Karantæne."""
     from app.web import create_app
     from tests.web.conftest import PASSWORD, log_in
 
