@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -144,6 +145,8 @@ def test_mail_that_came_after_the_last_search_is_noticed_when_idle_starts(
             assert time.monotonic() < deadline, "the new mail was never announced"
         box.idle_done()
         assert box.search_new(1) == [2]
+        # A quiet connection is kept alive (and a vanished server noticed) by TCP probes.
+        assert box.client.socket().getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
     finally:
         box.close()
 
