@@ -77,3 +77,10 @@ def test_weak_or_absurd_passwords_are_refused(web_runtime, password: str) -> Non
     """Not the address or its name part (the first guess), nor a megabyte to hash."""
     with web_runtime.sessions() as session, pytest.raises(InvalidActionError):
         set_password(session, LENE, password)
+
+
+def test_passwords_are_hashed_with_argon2id_at_the_rfc_9106_cost(web_runtime) -> None:
+    """A stored hash names its own parameters; a weaker one would be rehashed at log-in."""
+    with web_runtime.sessions.begin() as session:
+        stored = set_password(session, LENE, "en-lang-og-god-sætning").password_hash
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
