@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -12,6 +10,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app.domain import ticket_ref
 from app.reports.labels import CATEGORY, NOISE, SEVERITY, TOPIC, danish
+from app.reports.spreadsheet import write_csv
 from app.reports.weekly import DurationStats, WeeklyReport
 from app.settings import Settings
 
@@ -138,11 +137,7 @@ def csv_rows(report: WeeklyReport, settings: Settings) -> list[tuple[str, str, s
 
 def render_csv(report: WeeklyReport, settings: Settings) -> str:
     """The report as CSV with a header row."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(("sektion", "emne", "værdi", "bemærkning"))
-    writer.writerows(csv_rows(report, settings))
-    return buffer.getvalue()
+    return write_csv(("sektion", "emne", "værdi", "bemærkning"), csv_rows(report, settings))
 
 
 def template_environment() -> Environment:

@@ -6,7 +6,6 @@ workbook (openpyxl), with Danish role names and column headings.
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass
 
@@ -18,6 +17,7 @@ from sqlalchemy.orm import Session
 from app.domain import Role
 from app.models import Person
 from app.reports.labels import ROLE, danish
+from app.reports.spreadsheet import write_csv
 
 COLUMNS = ("Navn", "E-mail", "Telefon", "Rolle")
 # KOMBIT reads the roster top-down: the responsible roles first, then the superusers.
@@ -54,11 +54,7 @@ def roster(session: Session) -> list[RosterEntry]:
 
 def roster_csv(entries: list[RosterEntry]) -> str:
     """The roster as CSV with a header row."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    writer.writerows(entry.as_row() for entry in entries)
-    return buffer.getvalue()
+    return write_csv(COLUMNS, (entry.as_row() for entry in entries))
 
 
 def roster_xlsx(entries: list[RosterEntry]) -> bytes:
@@ -71,6 +67,8 @@ def roster_xlsx(entries: list[RosterEntry]) -> bytes:
         cell.font = Font(bold=True)
     for entry in entries:
         sheet.append(entry.as_row())
+        for cell in sheet[sheet.max_row]:
+            cell.data_type = "s"  # openpyxl would store "=…" as a formula
     for index, heading in enumerate(COLUMNS):
         width = max([len(heading)] + [len(entry.as_row()[index]) for entry in entries])
         sheet.column_dimensions[chr(ord("A") + index)].width = width + 2
