@@ -14,6 +14,7 @@ import secrets
 import tomllib
 from datetime import date, time
 from pathlib import Path
+from time import sleep
 from typing import Literal
 
 from pydantic import ConfigDict, Field, ValidationError, field_validator
@@ -257,10 +258,17 @@ def secret_key(settings: Settings) -> str:
     if settings.instance.secret_key:
         return settings.instance.secret_key
     key_file = settings.instance_path / "secret_key"
-    if key_file.exists():
-        return key_file.read_text().strip()
     settings.instance_path.mkdir(parents=True, exist_ok=True)
     key = secrets.token_hex(32)
-    key_file.write_text(key)
-    key_file.chmod(0o600)
+    try:  # created readable by us alone, and only once: several processes may start together
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):  # another process made it; wait until its key is written
+            existing = key_file.read_text().strip()
+            if existing:
+                return existing
+            sleep(0.01)
+        raise ConfigError(f"{key_file}: the secret key file is empty") from None
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
     return key

@@ -49,3 +49,14 @@ def test_settings_are_frozen() -> None:
     settings = load_settings(ROOT / "config.example.toml")
     with pytest.raises(FrozenInstanceError):
         settings.mailbox.host = "elsewhere"  # type: ignore[misc]
+
+
+def test_secret_key_is_made_once_and_private(tmp_path: Path) -> None:
+    """Without a configured key, one is made in the instance folder, mode 600, and kept."""
+    from app.settings import secret_key, settings_from_dict
+
+    settings = settings_from_dict({"instance": {"path": str(tmp_path / "inst")}})
+    first = secret_key(settings)
+    key_file = tmp_path / "inst" / "secret_key"
+    assert len(first) == 64 and key_file.stat().st_mode & 0o777 == 0o600
+    assert secret_key(settings) == first
