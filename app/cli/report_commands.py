@@ -68,7 +68,8 @@ def retention_command(ctx: click.Context, dry_run: bool) -> None:
                    f"{item.messages} messages, {item.attachments} attachments, "
                    f"{item.notes} notes, {item.outbound} outbound")
     click.echo(f"{verb} {len(result.tickets)} tickets closed before "
-               f"{result.cutoff:%Y-%m-%d} and {result.blobs} stored files")
+               f"{result.cutoff:%Y-%m-%d}, {result.noise} suppressed noise mails received "
+               f"before then, and {result.blobs} stored files")
 
 
 @click.command("roster")

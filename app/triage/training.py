@@ -102,7 +102,8 @@ def correction_examples(session: Session) -> list[Example]:
         Example(c.subject, c.text, c.category, c.topic, c.severity,
                 group=f"ticket-{c.ticket_id}" if c.ticket_id else f"correction-{c.id}")
         for c in rows
-        if c.category in CATEGORIES
+        # Retention blanks the text of a deleted ticket's corrections: nothing left to learn from.
+        if c.category in CATEGORIES and (c.subject.strip() or c.text.strip())
     ]
 
 

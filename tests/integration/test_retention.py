@@ -116,6 +116,7 @@ def test_cli_dry_run_lists_what_would_go(runtime: Runtime, tmp_path: Path) -> No
     assert f"DUBU-{ids['old']}\t" in answer.output and f"DUBU-{ids['borderline']}\t" in answer.output
     assert f"DUBU-{ids['young']}\t" not in answer.output
     assert "would delete 2 tickets" in answer.output
+    assert "0 suppressed noise mails" in answer.output  # populate's noise is young enough to stay
     with runtime.sessions() as session:
         assert session.scalar(select(func.count(Ticket.id))) == 5
     real = CliRunner().invoke(main, ["--config", config, "retention"])

@@ -150,3 +150,21 @@ def test_cross_validation_keeps_each_thread_in_one_fold(small_folder: Path) -> N
         in_fold = {mails[i].file for i in test}
         for i in test:
             assert groups[i] == mails[i].file or groups[i] in in_fold
+
+
+def test_corrections_blanked_by_retention_teach_nothing(sqlite_url: str) -> None:
+    """Retention blanks a deleted ticket's correction text; such a row is no training example."""
+    from app.triage.training import correction_examples
+
+    engine = make_engine(sqlite_url)
+    sessions = make_sessionmaker(engine)
+    with sessions.begin() as session:
+        for subject, text in (("", ""), ("Kan ikke gemme", "Fejl ved gem")):
+            session.add(Correction(old_category="question", old_topic="andet",
+                                   old_severity="normal", category="fault",
+                                   topic="sagsbehandling", severity="high",
+                                   subject=subject, text=text))
+    with sessions() as session:
+        examples = correction_examples(session)
+    engine.dispose()
+    assert [e.subject for e in examples] == ["Kan ikke gemme"]
