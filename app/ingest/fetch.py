@@ -225,6 +225,8 @@ def _replace_placeholders(runtime: Runtime, mailbox: str, uidvalidity: int,
     UID is returned, as that mail is stored now.
     """
     by_uid = {m.uid: m for m in mails}
+    if not by_uid:
+        return set()
     with session_scope(runtime.sessions) as session:
         rows = session.scalars(select(InboundMessage).where(
             InboundMessage.mailbox == mailbox, InboundMessage.uidvalidity == uidvalidity,
