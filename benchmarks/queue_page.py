@@ -75,13 +75,19 @@ def fill(runtime: Runtime, count: int, seed: int = 7) -> None:
             category = rng.choice(["question", "question", "fault", "change_request"])
             severity = rng.choice(["critical", "high", "normal", "normal"]) if category == "fault" else "normal"
             status = rng.choice(["new", "open", "waiting", "forwarded"]) if rng.random() < 0.08 else rng.choice(["resolved", "closed"])
-            tickets.append(dict(id=n, subject=f"Sag {n}: DUBU {rng.choice(topics)}", requester=f"cw{n % 700}@korsbaek.dk",
-                                requester_name="Sagsbehandler", category=category, topic=rng.choice(topics),
-                                severity=severity, status=status, assignee_id=rng.choice(people), confidence=0.8,
-                                abstained=False, reasons=[], created_at=at, updated_at=at))
-            mails.append(dict(message_id=f"bench{n}@korsbaek.dk", raw_sha256="0" * 64, raw_size=1, kind="ticket",
-                              ticket_id=n, sender=f"cw{n % 700}@korsbaek.dk", subject=f"Sag {n}",
-                              text="Hej, jeg har et spørgsmål om DUBU.\n" * 3, received_at=at, stored_at=at))
+            tickets.append({
+                "id": n, "subject": f"Sag {n}: DUBU {rng.choice(topics)}",
+                "requester": f"cw{n % 700}@korsbaek.dk", "requester_name": "Sagsbehandler",
+                "category": category, "topic": rng.choice(topics), "severity": severity,
+                "status": status, "assignee_id": rng.choice(people), "confidence": 0.8,
+                "abstained": False, "reasons": [], "created_at": at, "updated_at": at,
+            })
+            mails.append({
+                "message_id": f"bench{n}@korsbaek.dk", "raw_sha256": "0" * 64, "raw_size": 1,
+                "kind": "ticket", "ticket_id": n, "sender": f"cw{n % 700}@korsbaek.dk",
+                "subject": f"Sag {n}", "text": "Hej, jeg har et spørgsmål om DUBU.\n" * 3,
+                "received_at": at, "stored_at": at,
+            })
         with runtime.sessions.begin() as s:
             s.execute(insert(Ticket), tickets)
             s.execute(insert(InboundMessage), mails)
