@@ -5,33 +5,29 @@
 is addressed by UID; every error of the server or the network becomes `MailboxError`, and a
 FETCH the server answers with an error (NO, BAD, or a BYE naming why) becomes its subclass
 `FetchRefusedError`, so one bad message can be told from a connection that is gone.
+
+The adapter's IDLE methods live in `imap_idle`, its error translation in `imap_errors`, and
+the header rebuilt from ENVELOPE in `imap_headers`.
 """
 
 from __future__ import annotations
 
 import socket
 import ssl
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import format_datetime
 from typing import Any, Protocol
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
-from imapclient.response_types import Address, Envelope
+from imapclient.response_types import Envelope
 
 from app.errors import MailboxError
+from app.ingest.imap_errors import FetchRefusedError, mailbox_errors, server_refused
+from app.ingest.imap_headers import envelope_header
+from app.ingest.imap_idle import IdleMixin
 from app.settings import MailboxSettings
-
-
-class FetchRefusedError(MailboxError):
-    """The server answered a FETCH with an error instead of the message (Dovecot also hangs up).
-
-    The connection is re-opened before the next command, so the caller may go on.
-    """
 
 
 @dataclass(frozen=True)
@@ -102,15 +98,6 @@ def _aware(value: Any) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-@contextmanager
-def _errors(action: str, where: str) -> Iterator[None]:
-    """Turn IMAP, TLS and network errors into one clear MailboxError."""
-    try:
-        yield
-    except (TimeoutError, IMAPClientError, OSError) as error:
-        raise MailboxError(f"IMAP {action} failed at {where}: {error}") from error
-
-
 def _keep_alive(sock: socket.socket) -> None:
     """TCP keep-alive probes after a minute of silence: a firewall that forgets quiet
     connections keeps this one, and a peer that vanished is noticed within two minutes
@@ -121,42 +108,7 @@ def _keep_alive(sock: socket.socket) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
 
 
-def _refused(error: Exception) -> bool:
-    """True when the server itself answered with an error; False when the connection broke.
-
-    imaplib names every network failure "socket error …"; a NO, a BAD, or a BYE carries the
-    server's own words instead.
-    """
-    return isinstance(error, IMAPClientError) and "socket error" not in str(error)
-
-
-def _address(address: Address) -> bytes:
-    """One ENVELOPE address as header text (a group name alone when it has no host)."""
-    addr = address.mailbox or b""
-    if address.host:
-        addr = addr + b"@" + address.host
-        return address.name + b" <" + addr + b">" if address.name else addr
-    return addr
-
-
-def _envelope_header(envelope: Envelope) -> bytes:
-    """A header rebuilt from ENVELOPE: the fields a person needs to recognise the mail."""
-    lines = [b"Date: " + format_datetime(envelope.date).encode()] if envelope.date else []
-    for name, value in ((b"Subject", envelope.subject), (b"Message-ID", envelope.message_id),
-                        (b"In-Reply-To", envelope.in_reply_to)):
-        if value:
-            lines.append(name + b": " + value)
-    for name, addresses in ((b"From", envelope.from_), (b"To", envelope.to),
-                            (b"Cc", envelope.cc)):
-        if addresses:
-            lines.append(name + b": " + b", ".join(_address(a) for a in addresses))
-    # The server's strings are quoted IMAP strings: no line breaks should be there, but a
-    # header is rebuilt from them, so make sure.
-    lines = [line.replace(b"\r", b" ").replace(b"\n", b" ") for line in lines]
-    return b"\r\n".join(lines) + b"\r\n\r\n" if lines else b""
-
-
-class IMAPClientMailbox:
+class IMAPClientMailbox(IdleMixin):
     """The real mailbox: IMAPClient with UIDs, PEEK fetches, keyword flags or MOVE."""
 
     def __init__(self, settings: MailboxSettings) -> None:
@@ -171,7 +123,7 @@ class IMAPClientMailbox:
 
     def _log_in(self) -> None:
         """Open the connection and log in."""
-        with _errors("connect/login", self.where):
+        with mailbox_errors("connect/login", self.where):
             self.client = self._connect()
             self.client.normalise_times = False  # keep INTERNALDATE's own zone
             _keep_alive(self.client.socket())
@@ -216,7 +168,7 @@ class IMAPClientMailbox:
 
     def select(self) -> int:
         """Select the folder read-write; return UIDVALIDITY."""
-        with _errors(f"SELECT {self.settings.folder}", self.where):
+        with mailbox_errors(f"SELECT {self.settings.folder}", self.where):
             info = self.client.select_folder(self.settings.folder)
         self.uidvalidity = int(info[b"UIDVALIDITY"])
         return self.uidvalidity
@@ -227,7 +179,7 @@ class IMAPClientMailbox:
             criteria: list[Any] = ["UNDELETED"]  # moved by copy + \Deleted on servers sans MOVE
         else:
             criteria = ["UID", f"{last_uid + 1}:*", "UNKEYWORD", self.settings.processed_flag]
-        with _errors("SEARCH", self.where):
+        with mailbox_errors("SEARCH", self.where):
             if self.stale:
                 self._reopen()
             uids = self.client.search(criteria)
@@ -244,7 +196,7 @@ class IMAPClientMailbox:
         except (TimeoutError, IMAPClientError, OSError) as error:
             if isinstance(error, IMAPClientAbortError):
                 self.stale = True  # the connection is gone either way
-            if _refused(error):
+            if server_refused(error):
                 raise FetchRefusedError(f"the server refused FETCH {' '.join(parts)}: "
                                         f"{error}") from error
             raise MailboxError(f"IMAP FETCH failed at {self.where}: {error}") from error
@@ -278,7 +230,7 @@ class IMAPClientMailbox:
             except FetchRefusedError:
                 continue
             if isinstance(value, Envelope):
-                return _envelope_header(value)
+                return envelope_header(value)
             if value:
                 return bytes(value)
         return b""
@@ -287,7 +239,7 @@ class IMAPClientMailbox:
         """Flag with the processed keyword, or move to the processed folder (made if missing)."""
         if not uids:
             return
-        with _errors("marking processed mail", self.where):
+        with mailbox_errors("marking processed mail", self.where):
             if self.stale:
                 self._reopen()
             if self.settings.mark == "move":
@@ -312,68 +264,6 @@ class IMAPClientMailbox:
         """Create the processed folder the first time it is needed."""
         if not self.client.folder_exists(folder):
             self.client.create_folder(folder)
-
-    def idle_supported(self) -> bool:
-        """True when the server advertises IDLE."""
-        with _errors("CAPABILITY", self.where):
-            return bool(self.client.has_capability("IDLE"))
-
-    def idle_start(self) -> None:
-        """Enter IDLE (after a hang-up, log in again first)."""
-        # EXISTS that came with the answer to one of our commands since SELECT: imaplib kept
-        # it, nobody read it, and the server will not say it again in IDLE.
-        self.pending = bool(getattr(self.client._imap, "untagged_responses", {}).pop(
-            "EXISTS", None))
-        with _errors("IDLE", self.where):
-            if self.stale:
-                self._reopen()
-            self.client.idle()
-
-    def idle_wait(self, timeout: float) -> bool:
-        """Wait in IDLE; True on EXISTS/RECENT, MailboxError on BYE.
-
-        IMAPClient's idle_check returns an empty list at once when the server closed the
-        socket; an early empty return is therefore reported as due, and leaving IDLE then
-        shows whether the connection is still there.
-        """
-        if self.pending or self._buffered():
-            self.pending = False
-            return True  # read with the "+ idling" line; idle_check's poll() cannot see it
-        started = time.monotonic()
-        with _errors("IDLE", self.where):
-            responses = self.client.idle_check(timeout=timeout)
-        for response in responses:
-            if len(response) > 1 and response[1] in (b"EXISTS", b"RECENT"):
-                return True
-            if response and response[0] == b"BYE":
-                self.stale = True
-                raise MailboxError(f"the IMAP server at {self.where} hung up: "
-                                   f"{b' '.join(r for r in response if isinstance(r, bytes))!r}")
-        return not responses and time.monotonic() - started < timeout / 2
-
-    def _buffered(self) -> bool:
-        """True when the server's words wait in imaplib's read buffer (or TLS's).
-
-        Dovecot sends a notice of mail that came after our last command right behind its
-        "+ idling": both land in the buffer when IMAPClient reads that line, and idle_check,
-        which polls the socket, would wait until the next notice (or 25 minutes).
-        """
-        sock, reader = self.client.socket(), getattr(self.client._imap, "file", None)
-        if reader is None or not hasattr(reader, "peek"):
-            return False
-        sock.setblocking(False)
-        try:
-            return bool(reader.peek(1))  # the buffer, or one read that does not block
-        except OSError:  # nothing to read (a TLS socket says so with an error)
-            return False
-        finally:
-            sock.setblocking(True)
-            self.client._set_read_timeout()
-
-    def idle_done(self) -> None:
-        """Leave IDLE; MailboxError when the connection turns out to be gone."""
-        with _errors("DONE (end of IDLE)", self.where):
-            self.client.idle_done()
 
     def close(self) -> None:
         """Log out; a connection that is already gone is just closed."""
