@@ -2,13 +2,14 @@
 
 Run by `dubu-triage worker`; the web app never starts it. Jobs run with `max_instances=1` and
 `coalesce=True`, so a slow poll is never overlapped by the next one and missed runs collapse
-into one. With `mailbox.idle` the poll is one long job instead (`watch_job`): poll, then IMAP
-IDLE until the server announces mail, reconnecting with back-off when the connection drops,
-and plain polling every poll_seconds on a server without IDLE. Only one worker may work a database at a time: on PostgreSQL it holds a session-level
+into one. With `mailbox.idle` the poll is one long job instead (`watch_job`, in
+`app.ingest.watch`): poll, then IMAP IDLE until the server announces mail, reconnecting with
+back-off when the connection drops, and plain polling every poll_seconds on a server without
+IDLE. Only one worker may work a database at a time: on PostgreSQL it holds a session-level
 advisory lock, on SQLite an exclusive file lock beside the database file; a second worker logs
 that it waits and takes over when the first stops. A worker whose PostgreSQL connection (and so
-its lock) is lost stops with an error, for its supervisor to restart it. SIGTERM and SIGINT stop it cleanly: running
-jobs finish (`shutdown(wait=True)`), then the process exits 0.
+its lock) is lost stops with an error, for its supervisor to restart it. SIGTERM and SIGINT
+stop it cleanly: running jobs finish (`shutdown(wait=True)`), then the process exits 0.
 """
 
 from __future__ import annotations
@@ -17,12 +18,11 @@ import fcntl
 import logging
 import signal
 import threading
-import time
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from apscheduler.events import EVENT_SCHEDULER_STARTED
 from apscheduler.schedulers.base import BaseScheduler
@@ -30,14 +30,11 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.errors import ConfigError, DubuTriageError, MailboxError
+from app.errors import ConfigError, DubuTriageError
+from app.ingest.watch import watch_job
 from app.models import OutboundMessage
 from app.runtime import Runtime, open_runtime
 from app.settings import Settings
-
-if TYPE_CHECKING:
-    from app.ingest.imap import MailboxClient
-    from app.settings import MailboxSettings
 
 log = logging.getLogger(__name__)
 LockCheck = Callable[[], object]
@@ -46,9 +43,6 @@ LOCK_KEY = zlib.crc32(b"dubu-triage.worker")  # the advisory lock every worker a
 LOCK_RETRY_SECONDS = 5.0
 LOCK_CHECK_SECONDS = 30
 JOB_OPTIONS: dict[str, Any] = {"max_instances": 1, "coalesce": True, "replace_existing": True}
-IDLE_RENEW_SECONDS = 25 * 60.0  # re-issue IDLE before the server's 30-minute cut (RFC 2177: 29)
-IDLE_CHECK_SECONDS = 1.0  # how long one wait in IDLE lasts before `stop` is looked at again
-RECONNECT_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)  # seconds, then 300 on
 
 
 class WorkerLockLostError(DubuTriageError):
@@ -63,78 +57,6 @@ def poll_job(runtime: Runtime) -> None:
         poll_once(runtime)
     except Exception:  # one failed poll must not stop the worker
         log.exception("poll failed; the next poll tries again")
-
-
-def _backoff(failures: int) -> float:
-    """Seconds to wait before reconnecting after `failures` failed connections in a row."""
-    return RECONNECT_BACKOFF[min(failures, len(RECONNECT_BACKOFF)) - 1] if failures else 0.0
-
-
-def _idle(client: MailboxClient, stop: threading.Event, seconds: float) -> None:
-    """IDLE for at most `seconds`, ending early on new mail or `stop` (checked every second)."""
-    client.idle_start()
-    deadline = time.monotonic() + seconds
-    try:
-        while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
-            if client.idle_wait(min(IDLE_CHECK_SECONDS, left)):
-                break
-    except BaseException:
-        with suppress(MailboxError):  # the connection is likely gone: the first error tells
-            client.idle_done()
-        raise
-    client.idle_done()
-
-
-def _watch_connection(runtime: Runtime, client: MailboxClient, stop: threading.Event,
-                      polled: Callable[[], None]) -> None:
-    """On one connection: poll, then wait (IDLE, or poll_seconds without it), until `stop`."""
-    from app.ingest.fetch import poll_mailbox
-
-    settings = runtime.settings.mailbox
-    idle = client.idle_supported()
-    log.info("%s: %s", client.name, "waiting for mail with IMAP IDLE" if idle else
-             f"the server has no IMAP IDLE; polling every {settings.poll_seconds} s")
-    while not stop.is_set():
-        run = poll_mailbox(runtime, client, stop)
-        polled()
-        if run.new or run.truncated:
-            continue  # mail may have come meanwhile, its notice answered with our commands
-        # Mail that could not be fetched is tried again after poll_seconds, not 25 minutes.
-        seconds = IDLE_RENEW_SECONDS if idle and not run.unfetched else settings.poll_seconds
-        if idle:
-            _idle(client, stop, seconds)
-        else:
-            stop.wait(seconds)
-
-
-def watch_job(runtime: Runtime, stop: threading.Event,
-              client_factory: Callable[[MailboxSettings], MailboxClient] | None = None) -> None:
-    """Keep the mailbox watched until `stop`: connect, poll and IDLE; after any failure log
-    it, wait (back-off), and connect again. Never raises."""
-    from app.ingest.imap import connect
-
-    failures = 0
-
-    def polled() -> None:
-        """A poll went through: the next failure starts the back-off anew."""
-        nonlocal failures
-        failures = 0
-
-    while not stop.is_set():
-        try:
-            client = (client_factory or connect)(runtime.settings.mailbox)
-            try:
-                _watch_connection(runtime, client, stop, polled)
-            finally:
-                client.close()
-        except MailboxError as error:
-            failures += 1
-            log.warning("mailbox: %s; connecting again in %.0f s", error, _backoff(failures))
-        except Exception:  # a database outage, a bug: the worker must keep watching
-            failures += 1
-            log.exception("watching the mailbox failed; trying again in %.0f s",
-                          _backoff(failures))
-        stop.wait(_backoff(failures))
 
 
 def send_job(runtime: Runtime) -> None:

@@ -24,6 +24,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app import worker
+from app.ingest import watch as watch_loop
 from app.ingest.imap import IMAPClientMailbox
 from app.models import InboundMessage
 from app.runtime import Runtime
@@ -92,7 +93,7 @@ class Watcher:
 @pytest.fixture
 def watch(monkeypatch) -> Iterator[Callable[[Runtime], Watcher]]:
     """Factory: run watch_job on a runtime in a thread; it is stopped after the test."""
-    monkeypatch.setattr(worker, "RECONNECT_BACKOFF", (0.2, 0.5))
+    monkeypatch.setattr(watch_loop, "RECONNECT_BACKOFF", (0.2, 0.5))
     started: list[Watcher] = []
 
     def start(rt: Runtime) -> Watcher:
@@ -190,7 +191,7 @@ def test_a_dropped_connection_reconnects_and_the_next_mail_arrives(
 def test_idle_is_renewed_with_a_poll_in_between(dovecot, make_runtime, sqlite_url: str, watch,
                                                 monkeypatch) -> None:
     """IDLE is left and re-issued (25 minutes in production, a second here) on one connection."""
-    monkeypatch.setattr(worker, "IDLE_RENEW_SECONDS", 1.0)
+    monkeypatch.setattr(watch_loop, "IDLE_RENEW_SECONDS", 1.0)
     rt = make_runtime(database={"url": sqlite_url}, mailbox=dovecot.settings(poll_seconds=3600))
     watcher = watch(rt)
     watcher.wait_idle()

@@ -20,6 +20,7 @@ from sqlalchemy import text
 
 from app import worker
 from app.db import make_engine, make_sessionmaker
+from app.ingest import watch
 from app.mail.outbox import enqueue
 from app.runtime import Runtime
 from tests.conftest import ROOT, example_config
@@ -78,7 +79,7 @@ def test_with_idle_the_mailbox_is_watched_by_one_job_that_runs_from_the_start(
 
 def test_reconnecting_backs_off_up_to_five_minutes() -> None:
     """The first reconnect is quick, a server that stays away is tried ever more rarely."""
-    waits = [worker._backoff(n) for n in range(12)]
+    waits = [watch._backoff(n) for n in range(12)]
     assert waits[0] == 0 and waits[1] <= 2
     assert waits == sorted(waits) and waits[-1] == 300
 
