@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from app import worker
 from app.domain import LOOP_HEADER
-from app.mail import outbox
+from app.mail import sending
 from app.mail.notifications import never_acknowledged
 from app.models import InboundMessage, OutboundMessage
 from app.runtime import Runtime
@@ -49,7 +49,7 @@ def _sample(dubu_dev: Path) -> list[bytes]:
 @pytest.fixture
 def flow_runtime(make_runtime, dovecot, db_url: str, smtp_settings, monkeypatch) -> Runtime:
     """A runtime on the test mailbox (polled every 5 s) and SMTP server (sent every second)."""
-    monkeypatch.setattr(outbox, "BACKOFF_BASE", timedelta(seconds=1))
+    monkeypatch.setattr(sending, "BACKOFF_BASE", timedelta(seconds=1))
     return make_runtime(
         database={"url": db_url}, mailbox=dovecot.settings(poll_seconds=5),
         smtp={**smtp_settings, "send_seconds": 1, "ack_limit_per_hour": 50},
