@@ -4,7 +4,8 @@ The steps are a declared, ordered tuple; each takes the frozen `Draft` and retur
 and a step may end the run early (a duplicate). Then `_persist` stores what was decided:
 the raw bytes, the message, its attachments, the ticket or follow-up, the outbox rows and an
 audit event, all committed together. Any exception on the way stores the raw bytes in quarantine
-in a second transaction, and the caller goes on with the next message.
+in a second transaction, and the caller goes on with the next message. The frozen values
+(`Draft`, `Origin`, `IngestOutcome`) are defined in `app.ingest.draft`.
 """
 
 from __future__ import annotations
@@ -12,15 +13,16 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.db import session_scope
-from app.domain import MessageKind, NoiseVerdict, ParsedMessage
-from app.ingest.followups import FollowupMatch, attach_followup, find_followup
+from app.domain import MessageKind, ParsedMessage
+from app.ingest.draft import Draft, IngestOutcome, Origin
+from app.ingest.followups import attach_followup, find_followup
 from app.ingest.store import (
     clean,
     fallback_message_id,
@@ -36,45 +38,6 @@ from app.runtime import Runtime
 from app.services import audit
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class IngestOutcome:
-    """What became of one raw message."""
-
-    kind: MessageKind
-    message_id: str
-    ticket_id: int | None
-    duplicate: bool
-    error: str | None
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Where raw bytes came from: the source, and for IMAP the folder, UIDVALIDITY and UID."""
-
-    source: str
-    mailbox: str | None = None
-    uidvalidity: int | None = None
-    uid: int | None = None
-
-    def columns(self) -> dict[str, object]:
-        """The InboundMessage columns that record the origin."""
-        return {"source": self.source, "mailbox": self.mailbox,
-                "uidvalidity": self.uidvalidity, "uid": self.uid}
-
-
-@dataclass(frozen=True)
-class Draft:
-    """The pipeline's state for one message, replaced (never changed) by each step."""
-
-    raw: bytes
-    origin: Origin
-    parsed: ParsedMessage | None = None
-    stored: InboundMessage | None = None  # set when the message is already stored
-    has_cpr: bool = False
-    noise: NoiseVerdict | None = None
-    followup: FollowupMatch | None = None
 
 
 Step = Callable[[Session, Runtime, Draft], Draft]
