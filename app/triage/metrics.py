@@ -97,21 +97,24 @@ def _category_figures(requests: list[Outcome]) -> dict[str, Any]:
         },
         "confusion": {
             "labels": matrix_labels,
-            "rows": confusion_matrix(truth + matrix_labels, strict + matrix_labels,
-                                     labels=matrix_labels).tolist(),
+            "rows": confusion_matrix(truth, strict, labels=matrix_labels).tolist(),
         } if requests else {},
     }
 
 
 def _mistakes(outcomes: list[Outcome]) -> list[dict[str, Any]]:
-    """The mails it got wrong, worst first: human mail as noise, missed critical faults,
-    then confident wrong decisions by confidence, then the rest."""
+    """The mails it got wrong (category, topic or a fault's severity) or abstained on, worst
+    first: human mail as noise, missed critical faults, confident wrong decisions by
+    confidence, then abstentions."""
     rows = []
     for o in outcomes:
         labelled = o.row.get("category")
         missed_critical = o.row.get("severity") == "critical" and labelled == "fault" and o.severity != "critical"
         as_noise = labelled != "noise" and o.kind == "noise"
-        if not (o.wrong or missed_critical or as_noise):
+        wrong_severity = (labelled == "fault" and o.kind == "ticket"
+                          and o.severity != o.row.get("severity"))
+        abstained = o.is_request and o.abstained  # counted wrong in the strict macro-F1
+        if not (o.wrong or missed_critical or as_noise or wrong_severity or abstained):
             continue
         rank = 0 if as_noise else 1 if missed_critical else 2 if not o.abstained else 3
         rows.append({
