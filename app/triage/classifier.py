@@ -7,6 +7,9 @@ confidence of a field is the probability of the label chosen; the classification
 the lower of category and topic, the two that decide routing. Below `abstain_below` the ticket
 waits in manual triage. Severity is decided for faults only; a critical signal is also evidence
 of a fault, because a fault counts as one even when it is phrased as a question (TAXONOMY.md).
+Behind the rules, the critical-risk net (`app.triage.severity_net`) raises a fault, or an
+abstained ticket where a fault is likely, to critical when a sentence says a critical process or
+many people are blocked: a missed critical fault costs more than a false alarm.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from app.settings import Settings
 from app.triage.model import TriageModel, load_model
 from app.triage.normalise import classifier_text
 from app.triage.rules import Rule, RuleHit, fire, load_rules, resolve_rules_dir
+from app.triage.severity_net import NetHit, critical_risk
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +52,10 @@ MODEL_WORDS = 4
 NO_TOPIC_EVIDENCE = 1.0
 # A change-request rule that fires beside a fault rule counts this share of its weight.
 WISH_BESIDE_FAULT = 0.4
+# An abstained ticket that the critical-risk net flags is made a critical fault (so the alert
+# goes out) when the fault probability is at least this: a person triages it anyway.
+NET_FAULT_LIKELY = 0.2
+NET_WEIGHT = 1.0  # shown with the net's reason; the net overrides, it does not weigh
 
 
 @dataclass(frozen=True)
@@ -154,15 +162,27 @@ class Classifier:
         else:
             severity = Decision(Severity.NORMAL.value, 1.0, {Severity.NORMAL.value: 1.0})
         confidence = category.confidence * topic.confidence
+        net = critical_risk(subject, text)
+        raised: tuple[Reason, ...] = ()
+        if net is not None and self._net_applies(category, confidence):
+            category, severity, raised = _raised(category, severity, net)
         return Classification(
             category=Category(category.label), topic=Topic(topic.label),
             severity=Severity(severity.label), confidence=round(confidence, 4),
             abstained=confidence < self.abstain_below,
-            reasons=self._reasons(hits, row, category, topic, severity),
+            reasons=raised + self._reasons(hits, row, category, topic, severity),
             category_confidence=round(category.confidence, 4),
             topic_confidence=round(topic.confidence, 4),
             severity_confidence=round(severity.confidence, 4),
         )
+
+    def _net_applies(self, category: Decision, confidence: float) -> bool:
+        """Whether the critical-risk net may raise this ticket: a fault, or an abstained ticket
+        (a person triages it anyway) where a fault is likely."""
+        if category.label == Category.FAULT:
+            return True
+        likely = category.probabilities.get(Category.FAULT.value, 0.0) >= NET_FAULT_LIKELY
+        return confidence < self.abstain_below and likely
 
     def _calibrated(self, decision: Decision, field: str = "category") -> Decision:
         """The decision with its confidence calibrated, when the model carries a calibration."""
@@ -192,6 +212,20 @@ class Classifier:
                 for name, weight in self.model.top_words(field, row, chosen[field], MODEL_WORDS):
                     reasons.append(Reason("model", _readable(name), field, chosen[field], weight))
         return tuple(reasons)
+
+
+def _raised(
+    category: Decision, severity: Decision, net: NetHit
+) -> tuple[Decision, Decision, tuple[Reason, ...]]:
+    """Category fault and severity critical, with the net's reason, unless the rules and model
+    already made the ticket a critical fault (then the net adds nothing)."""
+    fault, critical = Category.FAULT.value, Severity.CRITICAL.value
+    if category.label == fault and severity.label == critical:
+        return category, severity, ()
+    if category.label != fault:  # abstained with a fault likely: the alert must go out
+        category = Decision(fault, category.probabilities.get(fault, 0.0), category.probabilities)
+    severity = Decision(critical, severity.probabilities.get(critical, 0.0), severity.probabilities)
+    return category, severity, (Reason("rule", net.name, "severity", critical, NET_WEIGHT),)
 
 
 def _readable(feature: str) -> str:

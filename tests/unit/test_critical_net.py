@@ -1,0 +1,155 @@
+"""The critical-risk net: critical faults in wordings no rule knows, and near misses it must leave.
+
+Every sentence here was written for this test (not taken from dubu-dev or the holdout sets).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from app.domain import Category, Role, Severity
+from app.triage.classifier import NET_FAULT_LIKELY, Classifier
+from app.triage.routing import Candidate, route
+from app.triage.rules import fire, load_rules
+from app.triage.severity_net import critical_risk
+
+ROOT = Path(__file__).resolve().parents[2]
+RULES = load_rules(ROOT / "routing_rules")
+# Without the severity rules, only the net can make a ticket critical; without the category rules
+# too, a rules-only classifier has no idea of the category and abstains.
+NO_SEVERITY = tuple(r for r in RULES if r.field != "severity")
+TOPIC_ONLY = tuple(r for r in RULES if r.field == "topic")
+
+
+@pytest.mark.parametrize(
+    "subject, text",
+    [
+        (
+            "Modtagelsen",
+            (
+                "Underretningsmodulet smider os ud, hver gang vi trykker gem, så de nye "
+                "underretninger bliver slet ikke registreret."
+            ),
+        ),
+        (
+            "Underretning",
+            "Den underretning som skolen sendte i morges er forsvundet fra indbakken.",
+        ),
+        (
+            "Hjælp",
+            (
+                "Vores henvendelser fra politiet lander ikke, og underetninger fra sundhedsplejen "
+                "kan vi overhovedet ikke åbne."
+            ),
+        ),
+        ("Penge", "Plejeforældrene ringer: de har ikke fået deres vederlag for marts."),
+        ("Kørsel", "Nattens udbetalingskørsel er standset halvvejs, og intet er sendt til banken."),
+        ("Døgninstitution", "Betalingerne til døgninstitutionerne blev afvist af NemKonto i nat."),
+        ("Fejl i DUBU", "Det er ikke kun mig, Per og Hanne har præcis samme fejl når de gemmer."),
+        ("Alle er ramt", "Siden frokost kan hele teamet ikke åbne sagerne."),
+        ("Login", "Ingen i Familieafdelingen kan komme ind i dag."),
+        ("Sort skærm", "DUBU er utilgængelig fra alle vores pc'er."),
+        ("Digital Post nede?", "Breve sendes ikke."),
+        ("Akut", "Jeg kan ikke registrere en akutanbringelse, barnet er hos os nu."),
+        ("Payments", "The payments to our foster families failed last night."),
+        # "as soon as it works again" is not "it works again"
+        (
+            "Underretninger",
+            "Vi kan ikke oprette underretninger; giv besked, så snart det virker igen.",
+        ),
+    ],
+)
+def test_the_net_catches_critical_wordings(subject: str, text: str) -> None:
+    """A critical process or many people blocked, in varied Danish (and English) words."""
+    hit = critical_risk(subject, text)
+    assert hit is not None, (subject, text)
+    assert hit.name.startswith("critical-net: ")
+
+
+@pytest.mark.parametrize(
+    "subject, text",
+    [
+        # one person, one case, nothing critical at stake
+        ("Journalnotat", "Jeg kan ikke gemme mit journalnotat, der kommer en rød boks."),
+        ("Betaling", "En enkelt betaling til en plejefamilie er afvist, der mangler en NemKonto."),
+        ("Plejefamilie", "Jeg kan ikke vælge plejefamilien som modtager af brevet."),
+        # hypothetical, how-to, or over
+        ("Spørgsmål", "Hvad gør vi, hvis betalingskørslen til opholdsstederne fejler?"),
+        (
+            "Vejledning",
+            "Hvordan registrerer jeg en underretning, når barnet ikke kan findes i CPR?",
+        ),
+        ("Løst", "Underretningerne kommer ikke ind? Jo, nu virker det igen, tak."),
+        # the words, but not near each other, or not failing
+        ("Tak", "Underretningen er modtaget. Senere på dagen kunne jeg ikke finde min kaffe."),
+        ("Nederst", "Feltet nederst på siden er tomt."),
+        ("Alle breve", "Jeg vil gerne se alle mine breve samlet."),
+    ],
+)
+def test_the_net_leaves_near_misses(subject: str, text: str) -> None:
+    """Words of the net in sentences that are not a critical failure."""
+    assert critical_risk(subject, text) is None, (subject, text)
+
+
+def test_the_net_raises_a_fault_to_critical_with_its_reason() -> None:
+    """A fault the rules call high (urgency words) becomes critical, and the reason says why."""
+    subject, text = (
+        "HASTER",
+        "Plejevederlagene er ikke gået af sted, og familierne mangler pengene i dag.",
+    )
+    assert not any(h.rule.label == "critical" for h in fire(RULES, subject, text))
+    result = Classifier(RULES, None, 0.5).classify(subject, text)
+    assert (result.category, result.severity) == (Category.FAULT, Severity.CRITICAL)
+    net = [r for r in result.reasons if r.name.startswith("critical-net")]
+    assert net and net[0].field == "severity" and "plejevederlagene" in net[0].name
+
+
+def test_the_net_does_not_touch_a_question() -> None:
+    """A confident question that names a critical process stays a question."""
+    result = Classifier(NO_SEVERITY, None, 0.5).classify(
+        "Spørgsmål om vederlag",
+        "Hvor kan jeg se, om plejefamiliens vederlag er stoppet efter flytningen?",
+    )
+    assert critical_risk("", "Plejefamiliens vederlag er stoppet.") is not None
+    assert not result.abstained and result.category == Category.QUESTION
+    assert result.severity == Severity.NORMAL
+    assert not any(r.name.startswith("critical-net") for r in result.reasons)
+
+
+def test_an_abstained_ticket_that_looks_critical_still_alerts() -> None:
+    """With no category evidence the ticket abstains (an even start: fault is as likely as
+    anything); the net makes it a critical fault, so the alert goes out while it waits."""
+    subject, text = "Opholdsstederne", "Betalingerne til opholdsstederne er røget ud af kørslen."
+    assert critical_risk(subject, text) is None  # "røget ud" is not a failure word…
+    quiet = Classifier(TOPIC_ONLY, None, 0.5).classify(subject, text)
+    assert quiet.abstained and quiet.severity == Severity.NORMAL
+    text = text[:-1] + ", så de bliver ikke sendt i dag."  # …but "bliver ikke" is
+    result = Classifier(TOPIC_ONLY, None, 0.5).classify(subject, text)
+    assert result.abstained and NET_FAULT_LIKELY <= 1 / 3
+    assert (result.category, result.severity) == (Category.FAULT, Severity.CRITICAL)
+    people = [
+        Candidate("Åse", "aase@korsbaek.dk", Role.SUPERUSER.value, ("oekonomi",), may_forward=True),
+        Candidate("Bo", "bo@korsbaek.dk", Role.SYSTEM_RESPONSIBLE.value),
+    ]
+    decision = route(result, people, date(2026, 11, 30))
+    assert decision.assignee_email is None  # manual triage…
+    assert set(decision.alert_emails) == {"aase@korsbaek.dk", "bo@korsbaek.dk"}  # …and alerted
+    assert route(quiet, people, date(2026, 11, 30)).alert_emails == ()
+
+
+def test_the_net_leaves_a_confident_non_fault_alone() -> None:
+    """A change request that mentions failing payments is not raised."""
+    subject, text = (
+        "Ønske",
+        "Vi ønsker en mail til os, når betalingerne til en plejefamilie afvises.",
+    )
+    assert critical_risk(subject, text) is not None
+    result = Classifier(NO_SEVERITY, None, 0.5).classify(subject, text)
+    assert (
+        not result.abstained
+        and result.category == Category.CHANGE_REQUEST
+        and result.severity == Severity.NORMAL
+    )
