@@ -93,7 +93,7 @@ _WORD = re.compile(r"\w+")
 
 @dataclass(frozen=True)
 class NetHit:
-    """Why the net fired: what is at stake, the failure word, and the sentence's words."""
+    """Why the net fired: the word of what is at stake and the failure words beside it."""
 
     stake: str
     failure: str
