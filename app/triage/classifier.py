@@ -177,12 +177,13 @@ class Classifier:
         )
 
     def _net_applies(self, category: Decision, confidence: float) -> bool:
-        """Whether the critical-risk net may raise this ticket: a fault, or an abstained ticket
-        (a person triages it anyway) where a fault is likely."""
+        """Whether the critical-risk net may raise this ticket: a fault; or, where a fault is
+        likely, a question (a "question" that says the payments have stopped is a fault put
+        politely: prefer a false alarm) or an abstained ticket (a person triages it anyway)."""
         if category.label == Category.FAULT:
             return True
         likely = category.probabilities.get(Category.FAULT.value, 0.0) >= NET_FAULT_LIKELY
-        return confidence < self.abstain_below and likely
+        return likely and (category.label == Category.QUESTION or confidence < self.abstain_below)
 
     def _calibrated(self, decision: Decision, field: str = "category") -> Decision:
         """The decision with its confidence calibrated, when the model carries a calibration."""

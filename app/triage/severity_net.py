@@ -67,6 +67,7 @@ FAILS = re.compile(
     r"|(faar|modtager) ikke|stoppe[td]"
     r"|standse[td]?|afvis(t|es|ning)|forsvund\w*|forsvinder|haenger|fryser|laast|spaerret"
     r"|ingen( \w+){0,3} (kan|kunne|kommer|faar)|(kan|kunne) ingen"
+    r"|smidt (af|ud)|kastet (af|ud)|(svarer|loader) (stadig |slet )?ikke"
     r"|cannot|can.t|not working|failed|failing|fails)\b"
 )
 SYSTEM = re.compile(
@@ -74,6 +75,7 @@ SYSTEM = re.compile(
 )
 DOWN = re.compile(
     r"\b(nede|utilgaengelig\w*|ude af drift|gaaet ned|ligger ned|service unavailable|"
+    r"(kan|kunne) (stadig |slet )?ikke (naas|tilgaas|aabnes|indlaeses)|timeout|timed? out|"
     r"is down|503)\b"
 )
 # A sentence that is a condition, a how-to question, or about one person or one case.

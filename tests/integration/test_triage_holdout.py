@@ -23,6 +23,11 @@ HOLDOUT_CEILINGS = {"abstained": 10, "wrong_confident": 3}
 # The second batch (30 requests) was measured blind once (macro-F1 0.827, topic 0.867, critical
 # recall 0.5), then reached 0.873, 0.900 and 1.0 after the fixes that taught.
 SECOND_FLOORS = {"category_macro_f1": 0.84, "topic_accuracy": 0.86, "severity_accuracy": 0.9}
+# The third batch (60 mails, 50 requests) was written without seeing the classifier and measured
+# blind once: macro-F1 0.941, topic 0.940, severity 0.773, critical recall 0.8 (8 of 10). Two
+# general gaps it showed were then closed (outage words; a "question" that says the payments
+# have stopped), giving 0.957, 0.940, 0.864 and 1.0: it is no longer blind.
+THIRD_FLOORS = {"category_macro_f1": 0.93, "topic_accuracy": 0.92, "severity_accuracy": 0.84}
 # The issue's targets for dubu-dev under 5-fold cross-validation.
 DEV_FLOORS = {"category_macro_f1": 0.92, "topic_accuracy": 0.88, "followups_linked": 0.95}
 
@@ -52,6 +57,16 @@ def test_second_holdout_batch_figures_do_not_regress(make_settings, tmp_path: Pa
     assert figures["total"] == 30
     assert figures["critical_recall"] == 1.0
     for key, floor in SECOND_FLOORS.items():
+        assert figures[key] >= floor, (key, figures[key])
+
+
+def test_third_holdout_batch_figures_do_not_regress(make_settings, tmp_path: Path) -> None:
+    """The third batch: every critical fault found, nobody taken for noise, floors held."""
+    figures = evaluate(_unconfigured(make_settings, tmp_path), HOLDOUT / "third")
+    assert figures["total"] == 60
+    assert figures["critical_recall"] == 1.0
+    assert figures["human_as_noise"] == 0 and figures["followups_linked"] == 1.0
+    for key, floor in THIRD_FLOORS.items():
         assert figures[key] >= floor, (key, figures[key])
 
 

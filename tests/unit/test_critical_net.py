@@ -60,6 +60,9 @@ TOPIC_ONLY = tuple(r for r in RULES if r.field == "topic")
             "Underretninger",
             "Vi kan ikke oprette underretninger; giv besked, så snart det virker igen.",
         ),
+        # an outage in everyday words: thrown out, unreachable, timing out
+        ("DUBU", "Hele kontoret blev smidt ud af DUBU kl. 10, og nu kan ingen af os komme ind."),
+        ("Langsomt", "DUBU kan ikke nås fra rådhuset, alle får timeout."),
     ],
 )
 def test_the_net_catches_critical_wordings(subject: str, text: str) -> None:
@@ -87,6 +90,7 @@ def test_the_net_catches_critical_wordings(subject: str, text: str) -> None:
         ("Tak", "Underretningen er modtaget. Senere på dagen kunne jeg ikke finde min kaffe."),
         ("Nederst", "Feltet nederst på siden er tomt."),
         ("Alle breve", "Jeg vil gerne se alle mine breve samlet."),
+        ("Udlogget", "Jeg blev smidt ud af DUBU en enkelt gang i går, men det gik fint bagefter."),
     ],
 )
 def test_the_net_leaves_near_misses(subject: str, text: str) -> None:
