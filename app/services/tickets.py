@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, exists, or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.errors import NotFoundError
@@ -23,6 +23,7 @@ from app.models import (
     Person,
     Ticket,
 )
+from app.services import search
 
 PAGE_SIZE = 50
 OPEN_STATUSES = ("new", "open", "waiting", "forwarded")
@@ -73,7 +74,7 @@ def _view_clause(query: Select[Any], person: Person, view: str) -> Select[Any]:
     return query.where(Ticket.status.in_(OPEN_STATUSES))
 
 
-def _filter_clauses(query: Select[Any], f: QueueFilter) -> Select[Any]:
+def _filter_clauses(session: Session, query: Select[Any], f: QueueFilter) -> Select[Any]:
     """Apply the column filters and the search text."""
     for column, value in (
         (Ticket.category, f.category),
@@ -88,19 +89,7 @@ def _filter_clauses(query: Select[Any], f: QueueFilter) -> Select[Any]:
     elif f.assignee.isdigit():
         query = query.where(Ticket.assignee_id == int(f.assignee))
     if f.q.strip():
-        text = f.q.strip()
-        in_mail = exists().where(
-            InboundMessage.ticket_id == Ticket.id,
-            InboundMessage.text.icontains(text, autoescape=True),
-        )
-        query = query.where(
-            or_(
-                Ticket.subject.icontains(text, autoescape=True),
-                Ticket.requester.icontains(text, autoescape=True),
-                Ticket.requester_name.icontains(text, autoescape=True),
-                in_mail,
-            )
-        )
+        query = query.where(search.matches(session, f.q.strip()))
     return query
 
 
@@ -125,7 +114,7 @@ def _ordering(query: Select[Any], sort: str) -> Select[Any]:
 def list_queue(session: Session, person: Person, f: QueueFilter) -> Page:
     """One page of the queue as `person` sees it."""
     query = select(Ticket).options(selectinload(Ticket.assignee))
-    query = _ordering(_filter_clauses(_view_clause(query, person, f.view), f), f.sort)
+    query = _ordering(_filter_clauses(session, _view_clause(query, person, f.view), f), f.sort)
     page = max(1, f.page)
     rows = list(session.scalars(query.limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)))
     return Page(rows=rows[:PAGE_SIZE], page=page, has_next=len(rows) > PAGE_SIZE)
