@@ -45,7 +45,12 @@ PAGES = {
     "queue: all tickets, newest": "/?view=all",
     "queue: all tickets, page 200": "/?view=all&page=200",
     "queue: open faults, critical": "/?category=fault&severity=critical",
-    "search all tickets (text scan)": "/?view=all&q=netv%C3%A6rksm%C3%B8de",
+    "search all: no match": "/?view=all&q=netv%C3%A6rksm%C3%B8de",
+    "search all: one requester": "/?view=all&q=cw123%40korsbaek",
+    "search all: one ticket's subject": "/?view=all&q=Sag+4242%3A",
+    "search all: word in every mail": "/?view=all&q=sp%C3%B8rgsm%C3%A5l",
+    "search open: word in every mail": "/?q=sp%C3%B8rgsm%C3%A5l",
+    "search all: 2 chars (plain scan)": "/?view=all&q=zq",
 }
 
 
