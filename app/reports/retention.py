@@ -34,7 +34,7 @@ from app.models import (
     OutboundMessage,
     Ticket,
 )
-from app.services import audit
+from app.services import audit, search
 from app.settings import Settings
 
 
@@ -189,6 +189,7 @@ def run_retention(
         return RetentionResult(cutoff(settings, now), tuple(expired), orphans, True, len(noise))
     orphans = _delete_expired(session, expired, noise, now)
     if expired or noise:
+        search.purge_deleted(session)  # SQLite's full-text index keeps old trigrams otherwise
         audit.record(session, "retention.run", actor_label="retention", at=now,
                      detail={"tickets": len(expired), "noise": len(noise), "blobs": orphans,
                              "cutoff": cutoff(settings, now).isoformat()})
