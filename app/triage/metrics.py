@@ -78,6 +78,9 @@ def _followups(outcomes: list[Outcome]) -> tuple[int, int]:
 
 def _category_figures(requests: list[Outcome]) -> dict[str, Any]:
     """Macro-F1 both ways, per-class precision and recall, and the confusion matrix."""
+    if not requests:  # a folder of noise and follow-ups only: nothing to score
+        return {"category_macro_f1": 1.0, "category_macro_f1_decided": 0.0, "per_class": {},
+                "confusion": {}}
     truth = [o.row["category"] for o in requests]
     strict = [o.category if o.kind == "ticket" and not o.abstained else "abstained" for o in requests]
     decided = [(t, o.category) for t, o in zip(truth, requests) if o.kind == "ticket" and not o.abstained]
@@ -87,7 +90,7 @@ def _category_figures(requests: list[Outcome]) -> dict[str, Any]:
     )
     matrix_labels = labels + ["abstained"]
     return {
-        "category_macro_f1": round(float(f1_score(truth, strict, labels=labels, average="macro", zero_division=0)), 4) if requests else 1.0,
+        "category_macro_f1": round(float(f1_score(truth, strict, labels=labels, average="macro", zero_division=0)), 4),
         "category_macro_f1_decided": round(float(f1_score(
             [t for t, _ in decided], [p for _, p in decided], labels=labels, average="macro",
             zero_division=0)), 4) if decided else 0.0,
@@ -98,13 +101,13 @@ def _category_figures(requests: list[Outcome]) -> dict[str, Any]:
         "confusion": {
             "labels": matrix_labels,
             "rows": confusion_matrix(truth, strict, labels=matrix_labels).tolist(),
-        } if requests else {},
+        },
     }
 
 
 def _mistakes(outcomes: list[Outcome]) -> list[dict[str, Any]]:
-    """The mails it got wrong (category, topic or a fault's severity) or abstained on, worst
-    first: human mail as noise, missed critical faults, confident wrong decisions by
+    """The mails it got wrong (category, topic or a fault's severity; noise let through; a
+    follow-up not attached) or abstained on, worst first: human mail as noise, missed critical faults, confident wrong decisions by
     confidence, then abstentions."""
     rows = []
     for o in outcomes:
@@ -114,7 +117,10 @@ def _mistakes(outcomes: list[Outcome]) -> list[dict[str, Any]]:
         wrong_severity = (labelled == "fault" and o.kind == "ticket"
                           and o.severity != o.row.get("severity"))
         abstained = o.is_request and o.abstained  # counted wrong in the strict macro-F1
-        if not (o.wrong or missed_critical or as_noise or wrong_severity or abstained):
+        missed_noise = labelled == "noise" and o.kind != "noise"
+        unlinked = labelled == "followup" and o.kind != "followup"
+        if not (o.wrong or missed_critical or as_noise or wrong_severity or abstained
+                or missed_noise or unlinked):
             continue
         rank = 0 if as_noise else 1 if missed_critical else 2 if not o.abstained else 3
         rows.append({

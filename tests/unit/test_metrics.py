@@ -28,3 +28,13 @@ def test_confusion_rows_add_up_to_each_class_and_severity_mistakes_are_listed() 
     assert confusion["labels"] == ["question", "fault", "change_request", "abstained"]
     assert confusion["rows"][:3] == [[1, 1, 0, 1], [0, 2, 0, 0], [0, 0, 1, 0]]
     assert {m["file"] for m in details["mistakes"]} == {"002.eml", "003.eml", "005.eml"}
+
+
+def test_noise_let_through_and_unattached_follow_ups_are_mistakes() -> None:
+    """A phishing mail that became a ticket, and a reply that became a new ticket, are listed."""
+    phish = outcome(7, "noise", "question")
+    reply = outcome(8, "followup", "question")
+    fine = Outcome(file="009.eml", row={**phish.row, "file": "009.eml"}, kind="noise",
+                   ticket_id=None)
+    listed = {m["file"] for m in summarise([phish, reply, fine])["details"]["mistakes"]}
+    assert listed == {"007.eml", "008.eml"}
