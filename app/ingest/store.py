@@ -16,7 +16,7 @@ from email.utils import parseaddr
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from app.domain import (
@@ -27,7 +27,7 @@ from app.domain import (
     Severity,
     TicketStatus,
 )
-from app.models import AttachmentRecord, Blob, InboundMessage, Person, Ticket
+from app.models import AttachmentRecord, Blob, InboundMessage, Ticket
 from app.services import audit
 
 if TYPE_CHECKING:
@@ -64,12 +64,31 @@ def storable_message_id(message_id: str) -> str:
     return value[:900] + "#" + hashlib.sha256(value.encode()).hexdigest()
 
 
+_BLOB_EXISTS = select(Blob.sha256).where(Blob.sha256 == bindparam("sha"))
+
+
 def store_blob(session: Session, data: bytes) -> str:
     """Keep bytes once by SHA-256; return the address."""
     sha = raw_sha256(data)
-    if session.get(Blob, sha) is None:
+    # Ask only whether the address is there: loading a stored blob would read all its bytes.
+    if session.scalar(_BLOB_EXISTS, {"sha": sha}) is None:
         session.add(Blob(sha256=sha, size=len(data), data=data))
     return sha
+
+
+# The duplicate checks run for every mail: their statements are built once, with parameters
+# (constructing one costs more than SQLite takes to answer it).
+_BY_MESSAGE_ID = InboundMessage.message_id == bindparam("message_id")
+_BY_UID = (
+    (InboundMessage.mailbox == bindparam("mailbox"))
+    & (InboundMessage.uidvalidity == bindparam("uidvalidity"))
+    & (InboundMessage.uid == bindparam("uid"))
+)
+_FIND = {
+    (True, False): select(InboundMessage).where(_BY_MESSAGE_ID).limit(1),
+    (False, True): select(InboundMessage).where(_BY_UID).limit(1),
+    (True, True): select(InboundMessage).where(or_(_BY_MESSAGE_ID, _BY_UID)).limit(1),
+}
 
 
 def find_stored(
@@ -81,18 +100,12 @@ def find_stored(
     uid: int | None = None,
 ) -> InboundMessage | None:
     """The stored message with this Message-ID or this (mailbox, UIDVALIDITY, UID), if any."""
-    clauses = []
-    if message_id:
-        clauses.append(InboundMessage.message_id == message_id)
-    if mailbox is not None and uidvalidity is not None and uid is not None:
-        clauses.append(
-            (InboundMessage.mailbox == mailbox)
-            & (InboundMessage.uidvalidity == uidvalidity)
-            & (InboundMessage.uid == uid)
-        )
-    if not clauses:
+    by_uid = mailbox is not None and uidvalidity is not None and uid is not None
+    if not message_id and not by_uid:
         return None
-    return session.scalars(select(InboundMessage).where(or_(*clauses)).limit(1)).first()
+    params = {"message_id": message_id, "mailbox": mailbox, "uidvalidity": uidvalidity, "uid": uid}
+    statement = _FIND[(bool(message_id), by_uid)]
+    return session.scalars(statement, params).first()
 
 
 def _parsed_columns(parsed: ParsedMessage) -> dict[str, object]:
@@ -237,17 +250,20 @@ def open_ticket_for(session: Session, runtime: Runtime, inbound: InboundMessage,
     is imported history. The acknowledgement is the caller's to queue.
     """
     from app.mail.notifications import queue_critical_alert
-    from app.triage.assign import route_ticket
+    from app.triage.assign import route_to_person
 
     settings = runtime.settings
     if inbound.kind == MessageKind.QUARANTINED.value and not inbound.text:
         refill_from_raw(session, inbound)  # quarantined mail was never parsed: try now
     classification = runtime.classifier.classify(inbound.subject, inbound.new_text)
-    decision = route_ticket(session, settings, classification, local_date(now, settings))
-    ticket = _new_ticket(session, settings, inbound, classification, decision, now)
-    session.add(ticket)
-    inbound.kind = MessageKind.TICKET.value
-    inbound.ticket = ticket
+    # Routing reads only people and tickets, which nothing pending here changes: without an
+    # autoflush the new message is inserted together with its ticket, not updated after it.
+    with session.no_autoflush:
+        decision, assignee_id = route_to_person(session, classification, local_date(now, settings))
+        ticket = _new_ticket(settings, inbound, classification, decision, assignee_id, now)
+        session.add(ticket)
+        inbound.kind = MessageKind.TICKET.value
+        inbound.ticket = ticket
     session.flush()  # the ticket number, for the alert and the audit log
     audit.record(
         session,
@@ -265,14 +281,9 @@ def open_ticket_for(session: Session, runtime: Runtime, inbound: InboundMessage,
     return ticket
 
 
-def _new_ticket(session: Session, settings: Settings, inbound: InboundMessage,
-                classification: Classification, decision: RouteDecision, now: datetime) -> Ticket:
+def _new_ticket(settings: Settings, inbound: InboundMessage, classification: Classification,
+                decision: RouteDecision, assignee_id: int | None, now: datetime) -> Ticket:
     """The ticket a classified, routed message opens (not yet added to the session)."""
-    assignee = None
-    if decision.assignee_email:
-        assignee = session.scalars(
-            select(Person).where(Person.email == decision.assignee_email.lower())
-        ).first()
     return Ticket(
         subject=inbound.subject,
         requester=inbound.sender,
@@ -284,7 +295,7 @@ def _new_ticket(session: Session, settings: Settings, inbound: InboundMessage,
         abstained=classification.abstained,
         reasons=[reason.as_dict() for reason in classification.reasons],
         status=TicketStatus.NEW.value,
-        assignee=assignee,
+        assignee_id=assignee_id,
         route_reason=decision.reason,
         has_cpr=inbound.has_cpr,
         hypercare=in_hypercare(settings, inbound.received_at),

@@ -47,6 +47,7 @@ class Candidate:
     away_until: date | None = None
     open_tickets: int = 0
     active: bool = True
+    person_id: int | None = None  # the database row, so the caller need not look it up again
 
     def is_away(self, today: date) -> bool:
         """Away until and including `away_until`."""
