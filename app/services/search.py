@@ -116,13 +116,14 @@ def _sqlite_per_ticket(text: str) -> ColumnElement[bool]:
     """The same match asked of each ticket the query walks, through the index by rowid: for a
     text in very many mails, where walking the queue's order finds a page after a few rows
     while listing every match first would cost ~1 µs per match."""
-    return sql_text(
+    clause: ColumnElement[bool] = sql_text(  # type: ignore[assignment]  # a raw boolean SQL
         "(EXISTS (SELECT 1 FROM ticket_search WHERE ticket_search MATCH :search_phrase"
         " AND ticket_search.rowid = ticket.id)"
         " OR EXISTS (SELECT 1 FROM inbound_message AS searched WHERE searched.ticket_id = ticket.id"
         " AND EXISTS (SELECT 1 FROM message_search WHERE message_search MATCH :search_phrase"
         " AND message_search.rowid = searched.id)))"
     ).bindparams(search_phrase=fts_phrase(text))
+    return clause
 
 
 def _sqlite_frequent(session: Session, text: str) -> bool:
@@ -138,7 +139,7 @@ def _sqlite_frequent(session: Session, text: str) -> bool:
 def _postgresql_frequent(session: Session, text: str) -> bool:
     """True if `text` is in FREQUENT_POSTGRESQL rows of the searched columns (counted no
     further: a frequent text's scan stops early, a rare one's is answered by the index)."""
-    cap = literal_column(str(int(FREQUENT_POSTGRESQL)))  # written in, like the pattern (see _pg_contains)
+    cap: ColumnElement[int] = literal_column(str(int(FREQUENT_POSTGRESQL)))  # written in, like the pattern (see _pg_contains)
     probes = [select(column).where(_pg_contains(column, text)).limit(cap)
               for column in (Ticket.subject, Ticket.requester, Ticket.requester_name,
                              InboundMessage.text)]
