@@ -215,7 +215,9 @@ def test_the_net_leaves_cosmetic_near_misses(subject: str, text: str) -> None:
 def test_cosmetic_near_miss_is_not_critical_by_rule() -> None:
     """The critical notification rule leaves a sentence about the list's sorting alone, but still
     fires when notifications cannot be registered."""
-    cosmetic = fire(RULES, "Listen", "Listen over underretninger er sorteret forkert, og man kan ikke vende den.")
+    cosmetic = fire(
+        RULES, "Listen", "Listen over underretninger er sorteret forkert, og man kan ikke vende den."
+    )
     blocked = fire(RULES, "Listen", "Vi kan ikke registrere underretninger i dag.")
     assert not any(h.rule.label == "critical" for h in cosmetic)
     assert any(h.rule.name == "critical-notification-blocked" for h in blocked)
