@@ -32,7 +32,9 @@ THIRD_FLOORS = {"category_macro_f1": 0.93, "topic_accuracy": 0.92, "severity_acc
 # classifier and measured blind once: macro-F1 0.940, topic 0.880, severity 0.591, critical recall
 # 0.455 (5 of 11: consequences such as "carers not paid" or "it's just gone" were missed, and
 # sentences about how the notification list is sorted raised false alarms). After the net learnt
-# consequence words, English and a cosmetic exclusion: 0.973, 0.880, 1.0 and 1.0. No longer blind.
+# consequence words, English and a cosmetic exclusion: 0.973, 0.880, 1.0 and 1.0; noise caught
+# 0.8 -> 1.0 (a provider's name as display name on a foreign domain is a phishing mark).
+# No longer blind.
 FOURTH_FLOORS = {"category_macro_f1": 0.95, "topic_accuracy": 0.86, "severity_accuracy": 0.95}
 # The issue's targets for dubu-dev under 5-fold cross-validation.
 DEV_FLOORS = {"category_macro_f1": 0.92, "topic_accuracy": 0.88, "followups_linked": 0.95}
@@ -81,6 +83,7 @@ def test_fourth_holdout_batch_figures_do_not_regress(make_settings, tmp_path: Pa
     figures = evaluate(_unconfigured(make_settings, tmp_path), HOLDOUT / "fourth")
     assert figures["total"] == 60
     assert figures["critical_recall"] == 1.0
+    assert figures["noise_caught"] == 1.0  # 042: phishing under Microsoft's name, foreign domain
     assert figures["human_as_noise"] == 0 and figures["followups_linked"] == 1.0
     for key, floor in FOURTH_FLOORS.items():
         assert figures[key] >= floor, (key, figures[key])
