@@ -237,3 +237,19 @@ def test_writer_saying_not_urgent_keeps_a_fault_normal() -> None:
     """"Ikke akut" is the writer's own judgement: evidence for normal severity."""
     hits = fire(RULES, "Lille ting", "Lille ting, ikke akut: knappen står skævt i journalen.")
     assert any(h.rule.label == "normal" for h in hits)
+
+
+@pytest.mark.parametrize(
+    "subject, text",
+    [
+        ("Quick question", "Is it right that the foster carers have not been paid yet this month?"),
+        ("Kan det passe?", "Kan det passe, at ingen penge er kommet ud til plejefamilierne i dag?"),
+        ("Bare et spørgsmål", "Er det normalt at underretningen fra tandplejen er væk igen?"),
+    ],
+)
+def test_a_consequence_asked_politely_is_a_critical_fault(subject: str, text: str) -> None:
+    """Rules only, no model: a question that tells a critical consequence is a critical fault,
+    with the net's reason."""
+    result = Classifier(RULES, None, 0.5).classify(subject, text)
+    assert (result.category, result.severity) == (Category.FAULT, Severity.CRITICAL), result
+    assert any(r.name.startswith("critical-net") or r.label == "critical" for r in result.reasons)
