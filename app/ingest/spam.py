@@ -4,8 +4,9 @@ Header verdicts (SpamAssassin's X-Spam-Flag/X-Spam-Status, Exchange's SCL and Fo
 report) decide on their own. Without one, phishing needs either a sender domain that spells
 its display name's brand with look-alike letters (netcornpany) plus one more mark, or three
 marks of which one is content (our name inside a foreign domain, credential/payment bait
-phrases); the other marks are an HTML-only body, a "RE:" with nothing it replies to, Reply-To
-elsewhere and failed SPF/DKIM/DMARC. A legitimate HTML-only password notice, or a school's
+phrases); the other marks are an HTML-only body, a provider's name (Microsoft, Netcompany…) as
+display name on another domain, a "RE:" with nothing it replies to, Reply-To elsewhere and failed
+SPF/DKIM/DMARC. A legitimate HTML-only password notice, or a school's
 korsbaek-skole.dk domain, is one or two marks: not enough. Mail from our own domain is never
 judged by content, so a colleague's mail cannot be taken for it.
 """
@@ -27,13 +28,29 @@ BAIT = re.compile(
     r"(?:verify|confirm|validate) your (?:account|identity|password|mailbox|email)|"
     r"keep (?:your )?current password|password (?:will )?expires?|adgangskode udløber|"
     r"postkasse (?:er|har nået) (?:næsten )?(?:fuld|\d+ ?%)|mailbox (?:is|is almost) full|"
-    r"(?:konto|account) (?:vil blive|will be) (?:midlertidigt )?(?:suspenderet|lukket|spærret|"
-    r"suspended|closed|locked|deactivated)|opgrader(?:e)? (?:din )?lagerplads|"
+    # "your mailbox dubu@korsbaek.dk will be suspended": the address may stand between
+    r"(?:konto|account|mailbox|postkasse)\b[^.\n]{0,60}(?:vil blive|will be) (?:midlertidigt )?"
+    r"(?:suspenderet|lukket|spærret|suspended|closed|locked|deactivated)|"
+    r"exceeded (?:its|your) (?:storage|quota)|opgrader(?:e)? (?:din )?lagerplads|"
     r"upgrade your (?:storage|mailbox)|overdue invoice|past due|final notice|"
     r"unusual sign-?in|usædvanlig(?:t)? (?:login|log-?ind)|gift cards?|wire transfer|"
     r"bitcoin|lottery|you have won|du har vundet",
 )
 HOMOGLYPHS = (("rn", "m"), ("vv", "w"), ("cl", "d"), ("0", "o"), ("1", "l"), ("!", "i"))
+# Service providers whose name phishing borrows for its display name, and the names their real
+# domains are registered under (the label before the top-level domain, so mail.netcompany.com and
+# the examples' netcompany.example both count): "Microsoft 365 Admin" at
+# m365-mailbox-verify.example is not Microsoft, nor is outlook-quota-check.example.net Outlook.
+_MICROSOFT = ("microsoft", "microsoftonline", "office", "office365", "outlook", "sharepoint")
+BRANDS = {
+    "microsoft": _MICROSOFT,
+    "outlook": _MICROSOFT,
+    "m365": _MICROSOFT,
+    "netcompany": ("netcompany",),
+    "docusign": ("docusign",),
+    "mitid": ("mitid",),
+    "e-boks": ("e-boks",),
+}
 DANISH = (("æ", ("ae", "a", "e")), ("ø", ("oe", "o")), ("å", ("aa", "a")), ("é", ("e",)))
 
 
@@ -120,6 +137,7 @@ def phishing_evidence(msg: ParsedMessage, own: tuple[str, ...]) -> str | None:
     ]
     marks = [
         "HTML-only body" if msg.content_type == "text/html" else None,
+        _brand_elsewhere(msg, sender),
         "a reply to nothing" if _fake_reply(msg) else None,
         _reply_elsewhere(msg, sender),
         _auth_failure(msg),
@@ -127,6 +145,17 @@ def phishing_evidence(msg: ParsedMessage, own: tuple[str, ...]) -> str | None:
     found = [m for m in [strong, *content, *marks] if m]
     if (strong and len(found) >= 2) or (any(content) and len(found) >= 3):
         return "phishing: " + "; ".join(found)
+    return None
+
+
+def _brand_elsewhere(msg: ParsedMessage, sender: str) -> str | None:
+    """A display name that names a service provider on mail from another domain."""
+    name = msg.from_name.lower()
+    labels = sender.split(".")
+    registered = labels[-2] if len(labels) >= 2 else sender
+    for brand, names in BRANDS.items():
+        if re.search(rf"(?<!\w){re.escape(brand)}(?!\w)", name) and registered not in names:
+            return f"display name {brand!r} from {sender or 'no domain'}"
     return None
 
 

@@ -94,8 +94,11 @@ def _precedence(field: str, hit: RuleHit, hits: list[RuleHit]) -> float:
     return WISH_BESIDE_FAULT if fault else 1.0
 
 
-def combine(field: str, probs: dict[str, float] | None, hits: list[RuleHit]) -> Decision:
-    """Model probabilities (or an even start) plus rule evidence → one decision for `field`."""
+def combine(
+    field: str, probs: dict[str, float] | None, hits: list[RuleHit], net_fired: bool = False
+) -> Decision:
+    """Model probabilities (or an even start) plus rule evidence → one decision for `field`;
+    `net_fired` (the critical-risk net found a critical consequence) counts as a critical rule."""
     labels = LABELS[field]
     if probs is None:
         prior = RULES_ONLY_PRIOR.get(field, {})
@@ -114,6 +117,8 @@ def combine(field: str, probs: dict[str, float] | None, hits: list[RuleHit]) -> 
         scores["andet"] += NO_TOPIC_EVIDENCE  # TAXONOMY.md: "andet" is also "impossible to tell"
     if field == "category":
         critical = [h.weight for h in hits if h.rule.field == "severity" and h.rule.label == "critical"]
+        # "it's just gone", "carers not paid": a critical consequence told as a question is a fault
+        critical += [CRITICAL_FAULT_EVIDENCE] if net_fired else []
         if critical:
             scores["fault"] += min(max(critical), CRITICAL_FAULT_EVIDENCE) * scale
     final = _softmax(scores)
@@ -155,14 +160,16 @@ class Classifier:
         """The work of classify(), allowed to raise."""
         hits = fire(self.rules, subject, text)
         row = self.model.vectorize(classifier_text(subject, text)) if self.model else None
-        category = self._calibrated(combine("category", self._probs("category", row), hits))
+        net = critical_risk(subject, text)
+        category = self._calibrated(
+            combine("category", self._probs("category", row), hits, bool(net and net.consequence))
+        )
         topic = self._calibrated(combine("topic", self._probs("topic", row), hits), "topic")
         if category.label == Category.FAULT:
             severity = combine("severity", self._probs("severity", row), hits)
         else:
             severity = Decision(Severity.NORMAL.value, 1.0, {Severity.NORMAL.value: 1.0})
         confidence = category.confidence * topic.confidence
-        net = critical_risk(subject, text)
         raised: tuple[Reason, ...] = ()
         if net is not None and self._net_applies(category, confidence):
             category, severity, raised = _raised(category, severity, net)

@@ -1,6 +1,6 @@
 """The triage on mail it was not trained on: tests/data/holdout (131 mails written apart from
-dubu-dev, and 30 more in holdout/second), and dubu-dev itself under cross-validation, all through
-the whole pipeline.
+dubu-dev, and further batches in holdout/second, third and fourth), and dubu-dev itself under
+cross-validation, all through the whole pipeline.
 
 The floors are the figures reached when this test was written (docs/TRIAGE.md) minus a small
 margin, so a change that fits the shipped examples better but mail in general worse fails here.
@@ -28,6 +28,14 @@ SECOND_FLOORS = {"category_macro_f1": 0.84, "topic_accuracy": 0.86, "severity_ac
 # general gaps it showed were then closed (outage words; a "question" that says the payments
 # have stopped), giving 0.957, 0.940, 0.864 and 1.0: it is no longer blind.
 THIRD_FLOORS = {"category_macro_f1": 0.93, "topic_accuracy": 0.92, "severity_accuracy": 0.84}
+# The fourth batch (60 mails, 50 requests; Danish and English) was written without seeing the
+# classifier and measured blind once: macro-F1 0.940, topic 0.880, severity 0.591, critical recall
+# 0.455 (5 of 11: consequences such as "carers not paid" or "it's just gone" were missed, and
+# sentences about how the notification list is sorted raised false alarms). After the net learnt
+# consequence words, English and a cosmetic exclusion: 0.973, 0.880, 1.0 and 1.0; noise caught
+# 0.8 -> 1.0 (a provider's name as display name on a foreign domain is a phishing mark).
+# No longer blind.
+FOURTH_FLOORS = {"category_macro_f1": 0.95, "topic_accuracy": 0.86, "severity_accuracy": 0.95}
 # The issue's targets for dubu-dev under 5-fold cross-validation.
 DEV_FLOORS = {"category_macro_f1": 0.92, "topic_accuracy": 0.88, "followups_linked": 0.95}
 
@@ -67,6 +75,17 @@ def test_third_holdout_batch_figures_do_not_regress(make_settings, tmp_path: Pat
     assert figures["critical_recall"] == 1.0
     assert figures["human_as_noise"] == 0 and figures["followups_linked"] == 1.0
     for key, floor in THIRD_FLOORS.items():
+        assert figures[key] >= floor, (key, figures[key])
+
+
+def test_fourth_holdout_batch_figures_do_not_regress(make_settings, tmp_path: Path) -> None:
+    """The fourth batch: every critical fault found, nobody taken for noise, floors held."""
+    figures = evaluate(_unconfigured(make_settings, tmp_path), HOLDOUT / "fourth")
+    assert figures["total"] == 60
+    assert figures["critical_recall"] == 1.0
+    assert figures["noise_caught"] == 1.0  # 042: phishing under Microsoft's name, foreign domain
+    assert figures["human_as_noise"] == 0 and figures["followups_linked"] == 1.0
+    for key, floor in FOURTH_FLOORS.items():
         assert figures[key] >= floor, (key, figures[key])
 
 

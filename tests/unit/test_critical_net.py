@@ -157,3 +157,99 @@ def test_the_net_leaves_a_confident_non_fault_alone() -> None:
         and result.category == Category.CHANGE_REQUEST
         and result.severity == Severity.NORMAL
     )
+
+
+@pytest.mark.parametrize(
+    "subject, text",
+    [
+        # the payment stake told by its consequences
+        ("Vederlag", "En plejefar har ringet tre gange i dag, han kan ikke betale sin husleje."),
+        ("Pengene", "Der er ingen penge kommet ind hos familien Holm denne måned."),
+        ("Konto", "Ingen af vores aflastere har set noget komme ind på kontoen i går."),
+        ("Bosted", "Bostedet Lyngly vil opsige anbringelsen, hvis ikke regningen er betalt fredag."),
+        ("Manglende betaling", "Hytten har ikke fået betaling siden maj for de to piger."),
+        ("Telefonen", "Plejeforældrene ringer hele formiddagen om pengene."),
+        # many people, or DUBU down, told by what they see
+        ("Skærmen", "DUBU er helt hvid på alle skærme i modtagelsen."),
+        ("Loader", "Systemet står bare og loader, vi har genstartet to gange."),
+        ("Etagen", "Hele 3. sal kan ikke få DUBU frem siden kl. 9."),
+        ("Login", "Vi er 17 herude der sidder og venter på at komme ind."),
+        ("Ingen", "Ingen kan åbne en sag i eftermiddag."),
+        # English
+        ("Concern", "The notification of concern I saved an hour ago is missing from the case."),
+        ("Carers", "Our foster carers have not been paid this month."),
+        ("Payroll", "The payroll to the care homes failed overnight."),
+        ("Help", "Everyone in the team is stuck on the sign-in page."),
+        ("Residential", "The residential homes did not receive any payments on Friday."),
+        # a pronoun carries the notification into the next sentence
+        (
+            "Væk",
+            "Jeg skrev en lang underretning fra børnehaven ind. Da jeg trykkede afslut, var den væk.",
+        ),
+    ],
+)
+def test_the_net_catches_consequences_and_english(subject: str, text: str) -> None:
+    """Critical faults told by what happens to people and work, in Danish and English."""
+    assert critical_risk(subject, text) is not None, (subject, text)
+
+
+@pytest.mark.parametrize(
+    "subject, text",
+    [
+        # cosmetic: how the list of notifications looks, not whether they can be handled
+        ("Sortering", "Underretningerne sorteres efter navn, og man kan ikke vælge dato i stedet."),
+        ("Dato", "Modtagedatoen på underretningen kan ikke rettes, den viser i går."),
+        ("Label", "Der står en forkert label på underretningsfanen, den kan ikke skjules."),
+        ("Colour", "The notification of concern list cannot change the column colours."),
+        # a how-to about the rent is no consequence
+        ("Spørgsmål", "Hvordan hjælper vi en plejemor, der ikke kan betale husleje?"),
+        # a pronoun sentence without a stake before it
+        ("Kaffe", "Jeg satte kaffen på bordet. Da jeg kom tilbage, var den væk."),
+    ],
+)
+def test_the_net_leaves_cosmetic_near_misses(subject: str, text: str) -> None:
+    """Notifications named in a sentence about sorting, dates or labels: no alarm."""
+    assert critical_risk(subject, text) is None, (subject, text)
+
+
+def test_cosmetic_near_miss_is_not_critical_by_rule() -> None:
+    """The critical notification rule leaves a sentence about the list's sorting alone, but still
+    fires when notifications cannot be registered."""
+    cosmetic = fire(
+        RULES, "Listen", "Listen over underretninger er sorteret forkert, og man kan ikke vende den."
+    )
+    blocked = fire(RULES, "Listen", "Vi kan ikke registrere underretninger i dag.")
+    assert not any(h.rule.label == "critical" for h in cosmetic)
+    assert any(h.rule.name == "critical-notification-blocked" for h in blocked)
+
+
+def test_lost_work_told_as_a_question_is_a_critical_fault() -> None:
+    """A question rule fires ("where …?"), but the notification is gone: a critical fault."""
+    subject, text = (
+        "Where is it?",
+        "Where did my notification of concern go? I pressed save and now it has disappeared.",
+    )
+    result = Classifier(RULES, None, 0.5).classify(subject, text)
+    assert (result.category, result.severity) == (Category.FAULT, Severity.CRITICAL)
+
+
+def test_writer_saying_not_urgent_keeps_a_fault_normal() -> None:
+    """"Ikke akut" is the writer's own judgement: evidence for normal severity."""
+    hits = fire(RULES, "Lille ting", "Lille ting, ikke akut: knappen står skævt i journalen.")
+    assert any(h.rule.label == "normal" for h in hits)
+
+
+@pytest.mark.parametrize(
+    "subject, text",
+    [
+        ("Quick question", "Is it right that the foster carers have not been paid yet this month?"),
+        ("Kan det passe?", "Kan det passe, at ingen penge er kommet ud til plejefamilierne i dag?"),
+        ("Bare et spørgsmål", "Er det normalt at underretningen fra tandplejen er væk igen?"),
+    ],
+)
+def test_a_consequence_asked_politely_is_a_critical_fault(subject: str, text: str) -> None:
+    """Rules only, no model: a question that tells a critical consequence is a critical fault,
+    with the net's reason."""
+    result = Classifier(RULES, None, 0.5).classify(subject, text)
+    assert (result.category, result.severity) == (Category.FAULT, Severity.CRITICAL), result
+    assert any(r.name.startswith("critical-net") or r.label == "critical" for r in result.reasons)

@@ -332,3 +332,42 @@ def test_legitimate_html_notices_are_not_phishing():
         Content_Type="text/html; charset=utf-8",
     )
     assert verdict(school) is None
+
+
+def test_provider_name_on_a_foreign_domain_with_bait_is_phishing():
+    """A provider's name as display name, a foreign domain, a suspension threat, HTML only."""
+    msg = make_message(
+        "<p>Your mailbox pia@korsbaek.dk will be suspended tonight. Sign in to keep it:</p>"
+        "<p>https://outlook-quota-check.example/keep</p>",
+        From="Outlook Support Team <alerts@outlook-quota-check.example.net>",
+        Subject="Your mailbox will be suspended",
+        Content_Type="text/html; charset=utf-8",
+    )
+    found = detect_noise(msg, own_addresses=OWN)
+    assert found is not None and found.kind == NoiseKind.SPAM
+    assert "display name 'outlook' from outlook-quota-check.example.net" in found.reason
+    foreign = make_message(
+        "<p>Din postkasse vil blive lukket i aften, medmindre du bekræfter din konto.</p>",
+        From="Microsoft Office <kontakt@sikker-postkasse.example>",
+        Subject="Vigtigt",
+        Content_Type="text/html; charset=utf-8",
+    )
+    found = detect_noise(foreign, own_addresses=OWN)
+    assert found is not None and found.kind == NoiseKind.SPAM
+    assert "display name 'microsoft' from sikker-postkasse.example" in found.reason
+
+
+def test_provider_name_alone_is_not_phishing():
+    """A real provider writing plainly, or a provider's name with only one more mark: a person."""
+    real = make_message(
+        "<p>Your mailbox will be suspended unless you confirm your account.</p>",
+        From="Microsoft 365 <no-reply@microsoft.com>",
+        Content_Type="text/html; charset=utf-8",
+    )
+    assert verdict(real) is None
+    consultant = make_message(
+        "<p>Vi kigger på jeres fejl i dag.</p>",
+        From="Netcompany konsulent via Teams <noreply@teams.example>",
+        Content_Type="text/html; charset=utf-8",
+    )
+    assert verdict(consultant) is None
