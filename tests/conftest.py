@@ -177,14 +177,30 @@ def settings(make_settings, db_url: str) -> Settings:
 
 
 @pytest.fixture
-def runtime(settings: Settings) -> Iterator[Runtime]:
+def runtime_for() -> Iterator[Any]:
+    """Factory: a runtime on given settings, the configured people in its database, and its
+    clock fixed at `now` when given; disposed after the test."""
+    made: list[Runtime] = []
+
+    def factory(settings: Settings, now: Any = None) -> Runtime:
+        engine = make_engine(settings.database_url)
+        rt = Runtime(settings=settings, engine=engine, sessions=make_sessionmaker(engine))
+        if now is not None:
+            rt.now = lambda: now
+        with rt.sessions.begin() as session:
+            sync_people(session, settings)
+        made.append(rt)
+        return rt
+
+    yield factory
+    for rt in made:
+        rt.dispose()
+
+
+@pytest.fixture
+def runtime(settings: Settings, runtime_for) -> Runtime:
     """A runtime on the test database, with the configured people in it."""
-    engine = make_engine(settings.database_url)
-    rt = Runtime(settings=settings, engine=engine, sessions=make_sessionmaker(engine))
-    with rt.sessions.begin() as session:
-        sync_people(session, settings)
-    yield rt
-    rt.dispose()
+    return runtime_for(settings)
 
 
 # ---- SMTP --------------------------------------------------------------------------------

@@ -12,9 +12,7 @@ from typing import Any
 import pytest
 import tomli_w
 
-from app.db import make_engine, make_sessionmaker, sync_people
 from app.runtime import Runtime
-from app.settings import Settings
 from tests.conftest import example_config, skip_or_fail
 from tests.dovecot import Dovecot, available
 
@@ -72,22 +70,13 @@ def dovecot(dovecot_server: Dovecot) -> DovecotMailbox:
 
 
 @pytest.fixture
-def make_runtime(make_settings):
+def make_runtime(make_settings, runtime_for):
     """Factory: a Runtime on the given sections (database, mailbox, ...), people synced."""
-    made: list[Runtime] = []
 
     def factory(**sections: dict[str, Any]) -> Runtime:
-        settings: Settings = make_settings(**sections)
-        engine = make_engine(settings.database_url)
-        runtime = Runtime(settings=settings, engine=engine, sessions=make_sessionmaker(engine))
-        with runtime.sessions.begin() as session:
-            sync_people(session, settings)
-        made.append(runtime)
-        return runtime
+        return runtime_for(make_settings(**sections))
 
-    yield factory
-    for runtime in made:
-        runtime.dispose()
+    return factory
 
 
 @pytest.fixture

@@ -98,22 +98,18 @@ def test_the_kombit_forward_is_masked_like_the_service_desk_one(runtime) -> None
 
 
 def test_any_mail_to_an_outside_address_is_masked_on_its_way_out(
-    make_settings, db_url, smtp_server, smtp_settings
+    make_settings, db_url, smtp_server, smtp_settings, runtime_for
 ) -> None:
     """The outbox is the one way out: whatever queued a mail, an outside recipient gets no CPR."""
-    from app.db import make_engine, make_sessionmaker
     from app.mail.outbox import enqueue, send_pending
-    from app.runtime import Runtime
 
     settings = make_settings(database={"url": db_url}, smtp=smtp_settings)
-    engine = make_engine(settings.database_url)
-    rt = Runtime(settings=settings, engine=engine, sessions=make_sessionmaker(engine), now=lambda: T0)
+    rt = runtime_for(settings, now=T0)
     with rt.sessions.begin() as s:
         for to in ("anne.hansen@korsbaek.dk", "konsulent@firma.example"):
             enqueue(s, settings, kind="ack", to=[to], subject=f"Sag {CPR}", body_text=f"Barn {CPR}\n",
                     now=T0)
     assert send_pending(rt).sent == 2
-    engine.dispose()
     mails = {m["To"].addresses[0].addr_spec: m for m in smtp_server.wait_for(2)}
     inside, outside = mails["anne.hansen@korsbaek.dk"], mails["konsulent@firma.example"]
     assert inside["Subject"] == f"Sag {CPR}" and CPR in inside.get_content()

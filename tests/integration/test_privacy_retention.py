@@ -92,19 +92,15 @@ def test_old_noise_is_deleted_with_its_files_and_quarantine_is_kept(runtime) -> 
         assert run.detail["noise"] == 1 and "Nyhedsbrev" not in str(run.detail)
 
 
-def test_deleted_mail_leaves_no_trace_in_the_sqlite_file(make_settings, sqlite_url: str) -> None:
+def test_deleted_mail_leaves_no_trace_in_the_sqlite_file(make_settings, sqlite_url: str,
+                                                          runtime_for) -> None:
     """After retention, the words of a deleted child's case are nowhere in the database file:
     not in a table, not in the search index, not in free pages."""
     from pathlib import Path
 
-    from app.db import make_engine, make_sessionmaker, sync_people
-    from app.runtime import Runtime
-
     settings = make_settings(database={"url": sqlite_url})
-    engine = make_engine(sqlite_url)
-    rt = Runtime(settings=settings, engine=engine, sessions=make_sessionmaker(engine))
-    with rt.sessions.begin() as s:
-        sync_people(s, settings)
+    rt = runtime_for(settings)
+    engine = rt.engine
     marker = "Snehvide Zorrovej"
     _worked_ticket(rt, marker, OLD)
     file = Path(sqlite_url.removeprefix("sqlite:///"))
@@ -120,4 +116,3 @@ def test_deleted_mail_leaves_no_trace_in_the_sqlite_file(make_settings, sqlite_u
     with rt.sessions.begin() as s:
         assert len(run_retention(s, settings, NOW).tickets) == 1
     assert not in_file()
-    engine.dispose()

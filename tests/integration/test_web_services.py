@@ -159,17 +159,13 @@ def test_failed_logins_are_limited_per_client_address(runtime) -> None:
 
 
 def test_ticked_attachment_leaves_with_its_cpr_masked(make_settings, db_url, smtp_server,
-                                                       smtp_settings) -> None:
+                                                       smtp_settings, runtime_for) -> None:
     """A CPR number in an attachment's file name never reaches the service desk."""
-    from app.db import make_engine, make_sessionmaker, sync_people
     from app.mail.outbox import send_pending
-    from app.runtime import Runtime
 
     settings = make_settings(database={"url": db_url}, smtp=smtp_settings)
-    engine = make_engine(settings.database_url)
-    rt = Runtime(settings=settings, engine=engine, sessions=make_sessionmaker(engine), now=lambda: T0)
+    rt = runtime_for(settings, now=T0)
     with rt.sessions.begin() as s:
-        sync_people(s, settings)
         ticket = make_ticket(s, subject="Underretning kan ikke gemmes", severity="critical")
         record = attach(s, ticket.messages[0], "underretning 010203-1234.pdf", b"%PDF-1.4")
         tid, attachment_id = ticket.id, record.id
@@ -182,4 +178,3 @@ def test_ticked_attachment_leaves_with_its_cpr_masked(make_settings, db_url, smt
     assert part.get_filename() == "underretning 010203-XXXX.pdf"
     assert part.get_content() == b"%PDF-1.4"
     assert "010203-1234" not in mail.as_string()
-    engine.dispose()

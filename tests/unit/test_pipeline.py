@@ -12,7 +12,6 @@ from email import message_from_bytes
 import pytest
 from sqlalchemy import func, select
 
-from app.db import make_engine, make_sessionmaker, sync_people
 from app.domain import MessageKind
 from app.errors import MailboxError
 from app.ingest.fetch import PollSummary, poll_once
@@ -28,22 +27,13 @@ ARRIVED = datetime(2024, 4, 16, 7, 45, tzinfo=UTC)
 
 
 @pytest.fixture
-def make_rt(make_settings, sqlite_url: str):
+def make_rt(make_settings, sqlite_url: str, runtime_for):
     """Factory: a runtime on a fresh SQLite database with extra settings sections."""
-    made: list[Runtime] = []
 
     def factory(**sections) -> Runtime:
-        settings = make_settings(database={"url": sqlite_url}, **sections)
-        engine = make_engine(sqlite_url)
-        rt = Runtime(settings=settings, engine=engine, sessions=make_sessionmaker(engine))
-        with rt.sessions.begin() as session:
-            sync_people(session, settings)
-        made.append(rt)
-        return rt
+        return runtime_for(make_settings(database={"url": sqlite_url}, **sections))
 
-    yield factory
-    for rt in made:
-        rt.dispose()
+    return factory
 
 
 @pytest.fixture

@@ -6,9 +6,7 @@ to the service desk through the real SMTP server (aiosmtpd), it must stay one he
 
 from __future__ import annotations
 
-from app.db import make_engine, make_sessionmaker, sync_people
 from app.mail.outbox import send_pending
-from app.runtime import Runtime
 from app.services import forwarding
 from tests.web.factories import T0, attach, make_ticket, person
 
@@ -17,13 +15,11 @@ INJECTED = "X-Injected: yes"
 
 
 def test_line_breaks_from_a_strangers_mail_cannot_add_headers_to_a_forward(
-    make_settings, db_url, smtp_server, smtp_settings
+    make_settings, db_url, smtp_server, smtp_settings, runtime_for
 ) -> None:
     settings = make_settings(database={"url": db_url}, smtp=smtp_settings)
-    engine = make_engine(settings.database_url)
-    rt = Runtime(settings=settings, engine=engine, sessions=make_sessionmaker(engine), now=lambda: T0)
+    rt = runtime_for(settings, now=T0)
     with rt.sessions.begin() as s:
-        sync_people(s, settings)
         ticket = make_ticket(s, subject="Fejl ved gem")
         ticket.messages[0].message_id = f"orig@korsbaek.dk>\r\n{INJECTED}\r\nBcc: evil@example.com"
         record = attach(s, ticket.messages[0], f'log.txt"\r\n{INJECTED}\r\n\r\nsmuggled body',
@@ -33,7 +29,6 @@ def test_line_breaks_from_a_strangers_mail_cannot_add_headers_to_a_forward(
         forwarding.send_forward(s, settings, person(s, LENE), tid, "netcompany",
                                 reason="Blokerer", attachment_ids=[aid], now=T0)
     assert send_pending(rt).sent == 1
-    engine.dispose()
     [mail] = smtp_server.wait_for(1)
     assert mail["X-Injected"] is None and mail["Bcc"] is None
     [part] = list(mail.iter_attachments())
@@ -43,18 +38,17 @@ def test_line_breaks_from_a_strangers_mail_cannot_add_headers_to_a_forward(
     assert mail["To"].addresses[0].addr_spec == settings.addresses.service_desk
 
 
-def test_our_sender_name_arrives_readable(make_settings, db_url, smtp_server, smtp_settings) -> None:
+def test_our_sender_name_arrives_readable(make_settings, db_url, smtp_server, smtp_settings,
+                                          runtime_for) -> None:
     """The name was encoded twice (formataddr, then Flask-Mail): clients showed `=?utf-8?q?…`."""
     from app.mail.outbox import enqueue
 
     settings = make_settings(database={"url": db_url}, smtp=smtp_settings)
-    engine = make_engine(settings.database_url)
-    rt = Runtime(settings=settings, engine=engine, sessions=make_sessionmaker(engine), now=lambda: T0)
+    rt = runtime_for(settings, now=T0)
     with rt.sessions.begin() as s:
         enqueue(s, settings, kind="reply", to=["anne.hansen@korsbaek.dk"], subject="Svar",
                 body_text="Hej", now=T0)
     assert send_pending(rt).sent == 1
-    engine.dispose()
     [mail] = smtp_server.wait_for(1)
     [sender] = mail["From"].addresses
     assert (sender.display_name, sender.addr_spec) == ("DUBU-support, Korsbæk Kommune", settings.smtp.sender)
