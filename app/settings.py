@@ -12,10 +12,11 @@ from __future__ import annotations
 import os
 import secrets
 import tomllib
-from datetime import date, time
+from datetime import date, datetime, time
 from pathlib import Path
 from time import sleep
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import ConfigDict, Field, ValidationError, field_validator
 from pydantic.dataclasses import dataclass
@@ -114,6 +115,10 @@ class HypercareSettings:
     end: date | None = None
     digest_time: time = time(8, 30)
 
+    def covers(self, day: date) -> bool:
+        """True on the days from hypercare's start to its end, both included."""
+        return self.start is not None and self.end is not None and self.start <= day <= self.end
+
 
 @dataclass(config=_STRICT, frozen=True)
 class ReportSettings:
@@ -188,6 +193,10 @@ class Settings:
     def mail_domain(self) -> str:
         """The domain our Message-IDs are made in: that of our own address."""
         return self.smtp.sender.rpartition("@")[2] or "localhost"
+
+    def local_date(self, moment: datetime) -> date:
+        """The municipality's calendar date of a moment (weeks, digests, absence, hypercare)."""
+        return moment.astimezone(ZoneInfo(self.instance.timezone)).date()
 
     def person(self, email: str) -> PersonSettings | None:
         """The configured person with this address, if any."""

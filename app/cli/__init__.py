@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
 
 from app.errors import DubuTriageError
 from app.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime
 
 COMMAND_MODULES = (
     "app.cli.ingest_commands",
@@ -52,6 +58,18 @@ def get_settings(ctx: click.Context) -> Settings:
     if "settings" not in root.obj:
         root.obj["settings"] = load_settings(root.obj.get("config_path"))
     return root.obj["settings"]
+
+
+@contextmanager
+def command_runtime(ctx: click.Context) -> Iterator[Runtime]:
+    """The runtime of one command on the configured database, disposed when it ends."""
+    from app.runtime import open_runtime
+
+    runtime = open_runtime(get_settings(ctx))
+    try:
+        yield runtime
+    finally:
+        runtime.dispose()
 
 
 def _register() -> None:

@@ -9,9 +9,8 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from app.cli import get_settings
+from app.cli import command_runtime
 from app.db import init_db, session_scope, sync_people
-from app.runtime import open_runtime
 
 
 @click.command("init-db")
@@ -23,8 +22,7 @@ def init_db_command(ctx: click.Context, skip_model: bool) -> None:
     classifier model exists (trained from the shipped examples and corrections when missing)."""
     from app.triage.training import ensure_model
 
-    runtime = open_runtime(get_settings(ctx))
-    try:
+    with command_runtime(ctx) as runtime:
         init_db(runtime.engine)
         with session_scope(runtime.sessions) as session:
             sync_people(session, runtime.settings)
@@ -33,8 +31,6 @@ def init_db_command(ctx: click.Context, skip_model: bool) -> None:
             return
         with runtime.sessions() as session:
             report = ensure_model(runtime.settings, session=session)
-    finally:
-        runtime.dispose()
     if report is None:
         click.echo(f"model ready: {runtime.settings.model_path}")
     else:
@@ -49,11 +45,8 @@ def poll_once_command(ctx: click.Context, as_json: bool) -> None:
     """Fetch everything new from the mailbox now, and print what it became."""
     from app.ingest.fetch import poll_once
 
-    runtime = open_runtime(get_settings(ctx))
-    try:
+    with command_runtime(ctx) as runtime:
         summary = poll_once(runtime)
-    finally:
-        runtime.dispose()
     click.echo(json.dumps(summary.as_dict()) if as_json else str(summary))
 
 
@@ -66,13 +59,10 @@ def import_command(ctx: click.Context, paths: tuple[str, ...], as_json: bool) ->
     from app.ingest.importer import count_messages, files_in, import_paths
 
     files = files_in(paths)
-    runtime = open_runtime(get_settings(ctx))
-    try:
-        with tqdm(total=count_messages(files), unit="mail", file=sys.stderr,
-                  disable=None) as bar:
-            summary = import_paths(runtime, files, progress=bar.update)
-    finally:
-        runtime.dispose()
+    with command_runtime(ctx) as runtime, tqdm(
+        total=count_messages(files), unit="mail", file=sys.stderr, disable=None
+    ) as bar:
+        summary = import_paths(runtime, files, progress=bar.update)
     click.echo(json.dumps(summary.as_dict()) if as_json else str(summary))
 
 
@@ -85,17 +75,13 @@ def export_command(ctx: click.Context, fmt: str, output: Path | None) -> None:
     """Export every stored inbound message, one JSON object per line."""
     from app.ingest.export import export_jsonl
 
-    runtime = open_runtime(get_settings(ctx))
-    try:
-        with session_scope(runtime.sessions) as session:
-            if output is None:
-                export_jsonl(session, runtime.settings, sys.stdout)
-            else:
-                with output.open("w", encoding="utf-8") as handle:
-                    count = export_jsonl(session, runtime.settings, handle)
-                click.echo(f"{count} messages written to {output}", err=True)
-    finally:
-        runtime.dispose()
+    with command_runtime(ctx) as runtime, session_scope(runtime.sessions) as session:
+        if output is None:
+            export_jsonl(session, runtime.settings, sys.stdout)
+        else:
+            with output.open("w", encoding="utf-8") as handle:
+                count = export_jsonl(session, runtime.settings, handle)
+            click.echo(f"{count} messages written to {output}", err=True)
 
 
 COMMANDS: tuple[click.Command, ...] = (

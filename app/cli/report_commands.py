@@ -8,9 +8,8 @@ from pathlib import Path
 
 import click
 
-from app.cli import get_settings
+from app.cli import command_runtime
 from app.db import session_scope
-from app.runtime import open_runtime
 
 
 @click.group("report")
@@ -32,20 +31,16 @@ def weekly_command(ctx: click.Context, week: str | None, fmt: str, send: bool) -
     from app.reports.sending import queue_weekly_report
     from app.reports.weekly import parse_week, previous_week
 
-    runtime = open_runtime(get_settings(ctx))
-    settings = runtime.settings
-    tz = settings.instance.timezone
-    chosen = parse_week(week, tz) if week else previous_week(runtime.now(), tz)
     renderers = {"text": render_text, "csv": render_csv, "html": render_html}
-    try:
-        with session_scope(runtime.sessions) as session:
-            report = build_weekly_report(session, settings, chosen)
-            click.echo(renderers[fmt](report, settings), nl=False)
-            if send:
-                queue_weekly_report(session, settings, chosen, runtime.now())
-                click.echo(f"report for {chosen.label} queued for sending", err=True)
-    finally:
-        runtime.dispose()
+    with command_runtime(ctx) as runtime, session_scope(runtime.sessions) as session:
+        settings = runtime.settings
+        tz = settings.instance.timezone
+        chosen = parse_week(week, tz) if week else previous_week(runtime.now(), tz)
+        report = build_weekly_report(session, settings, chosen)
+        click.echo(renderers[fmt](report, settings), nl=False)
+        if send:
+            queue_weekly_report(session, settings, chosen, runtime.now())
+            click.echo(f"report for {chosen.label} queued for sending", err=True)
 
 
 @click.command("retention")
@@ -55,12 +50,8 @@ def retention_command(ctx: click.Context, dry_run: bool) -> None:
     """Delete tickets closed longer than retention.closed_months, with their mail."""
     from app.reports.retention import run_retention
 
-    runtime = open_runtime(get_settings(ctx))
-    try:
-        with session_scope(runtime.sessions) as session:
-            result = run_retention(session, runtime.settings, runtime.now(), dry_run=dry_run)
-    finally:
-        runtime.dispose()
+    with command_runtime(ctx) as runtime, session_scope(runtime.sessions) as session:
+        result = run_retention(session, runtime.settings, runtime.now(), dry_run=dry_run)
     prefix = runtime.settings.instance.ticket_prefix
     verb = "would delete" if dry_run else "deleted"
     for item in result.tickets:
@@ -82,12 +73,8 @@ def roster_command(ctx: click.Context, fmt: str, output: Path | None) -> None:
     """Export the role roster for KOMBIT: name, e-mail, phone, role."""
     from app.reports.roster import roster, roster_csv, roster_xlsx
 
-    runtime = open_runtime(get_settings(ctx))
-    try:
-        with session_scope(runtime.sessions) as session:
-            entries = roster(session)
-    finally:
-        runtime.dispose()
+    with command_runtime(ctx) as runtime, session_scope(runtime.sessions) as session:
+        entries = roster(session)
     data = roster_xlsx(entries) if fmt == "xlsx" else roster_csv(entries).encode("utf-8")
     if output is not None:
         output.write_bytes(data)
@@ -108,25 +95,20 @@ def roster_command(ctx: click.Context, fmt: str, output: Path | None) -> None:
 def away_command(ctx: click.Context, email: str, until: object, back: bool,
                  keep_tickets: bool) -> None:
     """Mark a person away until a date (their open tickets are handed on), or back."""
-    from app.services.people import find_person, hand_on, local_today, mark_away, mark_back
+    from app.services.people import find_person, hand_on, mark_away, mark_back
 
     if back == (until is not None):
         raise click.UsageError("give either --until DATE or --back")
-    runtime = open_runtime(get_settings(ctx))
-    today = local_today(runtime.settings, runtime.now())
-    try:
-        with session_scope(runtime.sessions) as session:
-            person = find_person(session, email)
-            if back:
-                mark_back(session, person)
-                click.echo(f"{person.name} is back")
-                return
-            day: date = until.date()  # type: ignore[attr-defined]
-            mark_away(session, person, day, today=today)
-            handed = [] if keep_tickets else hand_on(session, runtime.settings, person,
-                                                     today=today)
-    finally:
-        runtime.dispose()
+    with command_runtime(ctx) as runtime, session_scope(runtime.sessions) as session:
+        today = runtime.settings.local_date(runtime.now())
+        person = find_person(session, email)
+        if back:
+            mark_back(session, person)
+            click.echo(f"{person.name} is back")
+            return
+        day: date = until.date()  # type: ignore[attr-defined]
+        mark_away(session, person, day, today=today)
+        handed = [] if keep_tickets else hand_on(session, runtime.settings, person, today=today)
     click.echo(f"{person.name} is away until {day:%Y-%m-%d}; {len(handed)} open tickets handed on")
     prefix = runtime.settings.instance.ticket_prefix
     for item in handed:

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import click
 
-from app.cli import get_settings
+from app.cli import command_runtime, get_settings
 from app.db import session_scope
-from app.runtime import open_runtime
 
 
 def _run(app: object, host: str, port: int) -> None:
@@ -51,13 +50,9 @@ def set_password_command(ctx: click.Context, email: str) -> None:
     from app.services.auth import set_password
 
     password = _read_password()
-    runtime = open_runtime(get_settings(ctx))
-    try:
-        with session_scope(runtime.sessions) as session:
-            person = set_password(session, email, password)
-            click.echo(f"password set for {person.name} <{person.email}>")
-    finally:
-        runtime.dispose()
+    with command_runtime(ctx) as runtime, session_scope(runtime.sessions) as session:
+        person = set_password(session, email, password)
+        click.echo(f"password set for {person.name} <{person.email}>")
 
 
 @click.command("demo")

@@ -7,7 +7,7 @@ import logging
 
 import click
 
-from app.cli import get_settings
+from app.cli import command_runtime, get_settings
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -33,14 +33,10 @@ def worker_command(ctx: click.Context, log_level: str) -> None:
 def send_outbox_command(ctx: click.Context, limit: int, as_json: bool) -> None:
     """Send the mail that is due in the outbox now, and print what happened."""
     from app.mail.outbox import send_pending
-    from app.runtime import open_runtime
 
     logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
-    runtime = open_runtime(get_settings(ctx))
-    try:
+    with command_runtime(ctx) as runtime:
         report = send_pending(runtime, limit=limit)
-    finally:
-        runtime.dispose()
     if as_json:
         click.echo(json.dumps({"sent": report.sent, "failed": report.failed,
                                "deferred": report.deferred}))

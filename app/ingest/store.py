@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import date, datetime
+from datetime import datetime
 from email import policy
 from email.parser import BytesHeaderParser
 from email.utils import parseaddr
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
@@ -229,19 +228,6 @@ def store_quarantine(
     return inbound
 
 
-def local_date(moment: datetime, settings: Settings) -> date:
-    """The municipality's calendar date of a moment."""
-    return moment.astimezone(ZoneInfo(settings.instance.timezone)).date()
-
-
-def in_hypercare(settings: Settings, arrived: datetime) -> bool:
-    """True when a mail arrived within the configured hypercare period (both days included)."""
-    start, end = settings.hypercare.start, settings.hypercare.end
-    if start is None or end is None:
-        return False
-    return start <= local_date(arrived, settings) <= end
-
-
 def open_ticket_for(session: Session, runtime: Runtime, inbound: InboundMessage, now: datetime) -> Ticket:
     """Classify and route a stored message and make it the first message of a new ticket.
 
@@ -259,7 +245,7 @@ def open_ticket_for(session: Session, runtime: Runtime, inbound: InboundMessage,
     # Routing reads only people and tickets, which nothing pending here changes: without an
     # autoflush the new message is inserted together with its ticket, not updated after it.
     with session.no_autoflush:
-        decision, assignee_id = route_to_person(session, classification, local_date(now, settings))
+        decision, assignee_id = route_to_person(session, classification, settings.local_date(now))
         ticket = _new_ticket(settings, inbound, classification, decision, assignee_id, now)
         session.add(ticket)
         inbound.kind = MessageKind.TICKET.value
@@ -298,7 +284,7 @@ def _new_ticket(settings: Settings, inbound: InboundMessage, classification: Cla
         assignee_id=assignee_id,
         route_reason=decision.reason,
         has_cpr=inbound.has_cpr,
-        hypercare=in_hypercare(settings, inbound.received_at),
+        hypercare=settings.hypercare.covers(settings.local_date(inbound.received_at)),
         created_at=inbound.received_at,
         updated_at=now,
     )

@@ -61,8 +61,7 @@ class Digest:
 
 def in_hypercare(settings: Settings, day: date) -> bool:
     """True on the days from hypercare's start to its end, both included."""
-    start, end = settings.hypercare.start, settings.hypercare.end
-    return start is not None and end is not None and start <= day <= end
+    return settings.hypercare.covers(day)
 
 
 def _line(ticket: Ticket) -> DigestLine:
@@ -146,7 +145,7 @@ def send_hypercare_digest(runtime: Runtime) -> str | None:
     from app.mail.templates import render
 
     now, settings = runtime.now(), runtime.settings
-    day = now.astimezone(ZoneInfo(settings.instance.timezone)).date()
+    day = settings.local_date(now)
     if not in_hypercare(settings, day):
         return None
     with runtime.sessions.begin() as session:

@@ -9,8 +9,7 @@ responsible). Every change is in the audit log.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,11 +29,6 @@ class HandedOn:
     ticket_id: int
     to_email: str | None
     reason: str
-
-
-def local_today(settings: Settings, now: datetime) -> date:
-    """The date on the municipality's clock."""
-    return now.astimezone(ZoneInfo(settings.instance.timezone)).date()
 
 
 def find_person(session: Session, email: str) -> Person:

@@ -101,7 +101,7 @@ def away() -> WerkzeugResponse | str:
     """'Jeg er væk til …': mark oneself away (handing open tickets on), or back."""
     runtime = get_runtime()
     person = current_person()
-    today = people.local_today(runtime.settings, runtime.now())
+    today = runtime.settings.local_date(runtime.now())
     if request.method == "POST":
         if request.form.get("action") == "back":
             people.mark_back(db(), person, actor=person)
